@@ -1,0 +1,264 @@
+package store
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/caddy-scim/caddy-scim/adapter/filter"
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
+)
+
+// index is one equality index of a resource type.
+type index struct {
+	// attr is the attribute path the index answers, as "attr" or
+	// "attr.sub"; compared case-insensitively with filter paths.
+	attr string
+	// unique makes the index enforce uniqueness (409 on a duplicate).
+	unique bool
+	// caseExact keeps values as they are; otherwise they are folded.
+	caseExact bool
+	// values extracts the indexed values of a resource.
+	values func(map[string]any) []string
+}
+
+func (ix index) keyValue(v string) string {
+	if ix.caseExact {
+		return v
+	}
+	return fold(v)
+}
+
+// fold is the case folding used by case-insensitive indexes. It agrees with
+// strings.EqualFold on every value where the two could disagree in practice,
+// and the filter is always re-checked on the candidates.
+func fold(s string) string { return strings.ToLower(s) }
+
+func single(attr string) func(map[string]any) []string {
+	return func(res map[string]any) []string {
+		if s, ok := res[attr].(string); ok && s != "" {
+			return []string{s}
+		}
+		return nil
+	}
+}
+
+func multiSub(attr, sub string) func(map[string]any) []string {
+	return func(res map[string]any) []string {
+		arr, _ := res[attr].([]any)
+		var out []string
+		seen := map[string]bool{}
+		for _, el := range arr {
+			m, _ := el.(map[string]any)
+			if s, ok := m[sub].(string); ok && s != "" && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+}
+
+// The indexes of each resource type. userName and group displayName are
+// unique case-insensitively (RFC 7643 §4.1.1 caseExact false, uniqueness
+// server); externalId is caseExact (RFC 7643 §3.1).
+var (
+	userIndexes = []index{
+		{attr: "userName", unique: true, values: single("userName")},
+		{attr: "externalId", caseExact: true, values: single("externalId")},
+		{attr: "displayName", values: single("displayName")},
+		{attr: "emails.value", values: multiSub("emails", "value")},
+	}
+	groupIndexes = []index{
+		{attr: "displayName", unique: true, values: single("displayName")},
+		{attr: "externalId", caseExact: true, values: single("externalId")},
+	}
+)
+
+func indexesOf(typ byte) []index {
+	if typ == tUser {
+		return userIndexes
+	}
+	return groupIndexes
+}
+
+// pathAttr returns "attr" or "attr.sub" for a path of the core schema, or
+// "" for paths the indexes cannot answer.
+func pathAttr(rt *schema.ResourceType, p filter.Path) string {
+	if p.URN != "" && !strings.EqualFold(p.URN, rt.Schema.ID) {
+		return ""
+	}
+	if p.Sub != "" {
+		return p.Attr + "." + p.Sub
+	}
+	return p.Attr
+}
+
+// candidates returns the ids an index offers for e, sorted, and whether an
+// index could answer at all. The caller re-checks e on every candidate, so
+// candidates may be a superset of the matches but never miss one.
+func (s *Badger) candidates(txn *badger.Txn, tenant string, rt *schema.ResourceType, typ byte, e filter.Expr) ([]string, bool, error) {
+	switch x := e.(type) {
+	case *filter.Compare:
+		if x.Op != filter.Eq || (x.Value.Kind != filter.StringLit && x.Value.Kind != filter.NumberLit) {
+			return nil, false, nil
+		}
+		return s.lookup(txn, tenant, typ, pathAttr(rt, x.Path), x.Value.Str)
+	case *filter.ValuePath:
+		// emails[value eq "x" and type eq "work"]: any equality on a
+		// sub-attribute in the bracket's conjunction narrows the search.
+		for _, c := range conjuncts(x.Filter) {
+			cmp, ok := c.(*filter.Compare)
+			if !ok || cmp.Op != filter.Eq || cmp.Value.Kind != filter.StringLit || cmp.Path.Sub != "" || cmp.Path.Filter != nil {
+				continue
+			}
+			p := filter.Path{URN: x.Path.URN, Attr: x.Path.Attr, Sub: cmp.Path.Attr}
+			ids, ok, err := s.lookup(txn, tenant, typ, pathAttr(rt, p), cmp.Value.Str)
+			if ok || err != nil {
+				return ids, ok, err
+			}
+		}
+	case *filter.And:
+		ids, ok, err := s.candidates(txn, tenant, rt, typ, x.Left)
+		if ok || err != nil {
+			return ids, ok, err
+		}
+		return s.candidates(txn, tenant, rt, typ, x.Right)
+	case *filter.Or:
+		l, ok, err := s.candidates(txn, tenant, rt, typ, x.Left)
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		r, ok, err := s.candidates(txn, tenant, rt, typ, x.Right)
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		return union(l, r), true, nil
+	}
+	return nil, false, nil
+}
+
+func conjuncts(e filter.Expr) []filter.Expr {
+	if a, ok := e.(*filter.And); ok {
+		return append(conjuncts(a.Left), conjuncts(a.Right)...)
+	}
+	return []filter.Expr{e}
+}
+
+// lookup answers attr eq value from an index, if attr has one.
+func (s *Badger) lookup(txn *badger.Txn, tenant string, typ byte, attr, value string) ([]string, bool, error) {
+	if attr == "" {
+		return nil, false, nil
+	}
+	for _, ix := range indexesOf(typ) {
+		if !strings.EqualFold(ix.attr, attr) {
+			continue
+		}
+		v := ix.keyValue(value)
+		if ix.unique {
+			item, err := txn.Get(uniqueKey(tenant, typ, ix.attr, v))
+			if err == badger.ErrKeyNotFound {
+				return nil, true, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			id, err := item.ValueCopy(nil)
+			return []string{string(id)}, true, err
+		}
+		prefix := indexPrefix(tenant, typ, ix.attr, v)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var ids []string
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+		}
+		return ids, true, nil
+	}
+	return nil, false, nil
+}
+
+func union(a, b []string) []string {
+	set := make(map[string]bool, len(a)+len(b))
+	for _, x := range a {
+		set[x] = true
+	}
+	for _, x := range b {
+		set[x] = true
+	}
+	out := make([]string, 0, len(set))
+	for x := range set {
+		out = append(out, x)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// indexChanges writes the index entries that differ between old and new
+// (either may be nil) and reports a uniqueness conflict with another
+// resource as a 409.
+func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old, new map[string]any) error {
+	for _, ix := range indexesOf(typ) {
+		var ov, nv []string
+		if old != nil {
+			ov = ix.values(old)
+		}
+		if new != nil {
+			nv = ix.values(new)
+		}
+		oldSet := map[string]bool{}
+		for _, v := range ov {
+			oldSet[ix.keyValue(v)] = true
+		}
+		newSet := map[string]bool{}
+		for _, v := range nv {
+			newSet[ix.keyValue(v)] = true
+		}
+		for v := range oldSet {
+			if newSet[v] {
+				continue
+			}
+			var k []byte
+			if ix.unique {
+				k = uniqueKey(w.tenant, typ, ix.attr, v)
+			} else {
+				k = indexKey(w.tenant, typ, ix.attr, v, id)
+			}
+			if err := w.txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, raw := range nv {
+			v := ix.keyValue(raw)
+			if oldSet[v] || !newSet[v] {
+				continue
+			}
+			delete(newSet, v)
+			if !ix.unique {
+				if err := w.txn.Set(indexKey(w.tenant, typ, ix.attr, v, id), nil); err != nil {
+					return err
+				}
+				continue
+			}
+			k := uniqueKey(w.tenant, typ, ix.attr, v)
+			item, err := w.txn.Get(k)
+			switch {
+			case err == nil:
+				other, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if string(other) != id {
+					return conflict(rt, ix.attr, raw)
+				}
+			case err != badger.ErrKeyNotFound:
+				return err
+			}
+			if err := w.txn.Set(k, []byte(id)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// Key layout. Every key starts with the layout version and a one-byte
+// prefix from the registry below, then the tenant as a length-prefixed
+// string, so each tenant has a key space of its own and a tenant's data can
+// be found, counted or dropped with one prefix scan. Variable-length parts
+// are length-prefixed (uvarint), never terminated, so a value that contains
+// any byte cannot be confused with a neighbouring key.
+//
+// A prefix, once retired, stays reserved: never reuse one for a new meaning.
+const keyVersion byte = 1
+
+// Key prefixes.
+const (
+	// pResource: v p tenant type id → record (JSON of the resource, without
+	// members). type is a resource type byte (tUser, tGroup).
+	pResource byte = 'r'
+	// pUnique: v p tenant type attr folded-value → id. Enforces server-wide
+	// uniqueness case-insensitively (userName, group displayName).
+	pUnique byte = 'u'
+	// pIndex: v p tenant type attr value id → empty. Non-unique equality
+	// index (externalId, emails.value, user displayName).
+	pIndex byte = 'x'
+	// pMember: v p tenant group-id member-id → member type byte. One key
+	// per membership edge.
+	pMember byte = 'm'
+	// pMemberOf: v p tenant member-id group-id → empty. The reverse edge,
+	// for User.groups.
+	pMemberOf byte = 'b'
+	// pJournal: v p tenant seq(8 bytes, big-endian) → change event JSON.
+	pJournal byte = 'j'
+	// pCount: v p tenant type → resource count (uvarint).
+	pCount byte = 'c'
+	// pCleanup: v p tenant group-id → empty. A deleted group whose member
+	// edges are still being removed in batches.
+	pCleanup byte = 'g'
+)
+
+// Resource type bytes.
+const (
+	tUser  byte = 'U'
+	tGroup byte = 'G'
+)
+
+// maxIndexedValue is the longest value stored verbatim in an index key;
+// longer values are replaced by a marker byte and their SHA-256, which keeps
+// keys small. Lookups always re-check the full filter on the candidates.
+const maxIndexedValue = 256
+
+type keyBuilder struct{ b []byte }
+
+func newKey(prefix byte, tenant string) *keyBuilder {
+	k := &keyBuilder{b: make([]byte, 0, 64)}
+	k.b = append(k.b, keyVersion, prefix)
+	return k.str(tenant)
+}
+
+func (k *keyBuilder) byte(c byte) *keyBuilder { k.b = append(k.b, c); return k }
+
+func (k *keyBuilder) str(s string) *keyBuilder {
+	k.b = binary.AppendUvarint(k.b, uint64(len(s)))
+	k.b = append(k.b, s...)
+	return k
+}
+
+func (k *keyBuilder) u64(n uint64) *keyBuilder {
+	k.b = binary.BigEndian.AppendUint64(k.b, n)
+	return k
+}
+
+func (k *keyBuilder) bytes() []byte { return k.b }
+
+// indexValue returns the value as stored in an index key.
+func indexValue(v string) string {
+	if len(v) <= maxIndexedValue {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return "\xff" + string(sum[:])
+}
+
+// resourceKey: v 'r' tenant type id.
+func resourceKey(tenant string, typ byte, id string) []byte {
+	return newKey(pResource, tenant).byte(typ).str(id).bytes()
+}
+
+// resourcePrefix is the prefix of all resources of one type in a tenant.
+func resourcePrefix(tenant string, typ byte) []byte {
+	return newKey(pResource, tenant).byte(typ).bytes()
+}
+
+// uniqueKey: v 'u' tenant type attr value.
+func uniqueKey(tenant string, typ byte, attr, value string) []byte {
+	return newKey(pUnique, tenant).byte(typ).str(attr).str(indexValue(value)).bytes()
+}
+
+// indexPrefix: v 'x' tenant type attr value — the prefix of every id
+// indexed under that value.
+func indexPrefix(tenant string, typ byte, attr, value string) []byte {
+	return newKey(pIndex, tenant).byte(typ).str(attr).str(indexValue(value)).bytes()
+}
+
+// indexKey: v 'x' tenant type attr value id.
+func indexKey(tenant string, typ byte, attr, value, id string) []byte {
+	return append(indexPrefix(tenant, typ, attr, value), id...)
+}
+
+// memberPrefix: v 'm' tenant group — the prefix of a group's edges.
+func memberPrefix(tenant, group string) []byte {
+	return newKey(pMember, tenant).str(group).bytes()
+}
+
+// memberKey: v 'm' tenant group member.
+func memberKey(tenant, group, member string) []byte {
+	return append(memberPrefix(tenant, group), member...)
+}
+
+// memberOfPrefix: v 'b' tenant member — the prefix of a member's groups.
+func memberOfPrefix(tenant, member string) []byte {
+	return newKey(pMemberOf, tenant).str(member).bytes()
+}
+
+// memberOfKey: v 'b' tenant member group.
+func memberOfKey(tenant, member, group string) []byte {
+	return append(memberOfPrefix(tenant, member), group...)
+}
+
+// journalPrefix: v 'j' tenant.
+func journalPrefix(tenant string) []byte { return newKey(pJournal, tenant).bytes() }
+
+// journalKey: v 'j' tenant seq.
+func journalKey(tenant string, seq uint64) []byte {
+	return newKey(pJournal, tenant).u64(seq).bytes()
+}
+
+// countKey: v 'c' tenant type.
+func countKey(tenant string, typ byte) []byte { return newKey(pCount, tenant).byte(typ).bytes() }
+
+// cleanupKey: v 'g' tenant group.
+func cleanupKey(tenant, group string) []byte { return newKey(pCleanup, tenant).str(group).bytes() }
+
+// cleanupPrefix is the prefix of every pending cleanup, in all tenants.
+func cleanupPrefix() []byte { return []byte{keyVersion, pCleanup} }
+
+// parsedKey is the decoded form of a key, for the inverse of the
+// constructors above.
+type parsedKey struct {
+	prefix byte
+	tenant string
+	typ    byte
+	parts  []string
+	seq    uint64
+}
+
+// parseKey decodes any key built by this file.
+func parseKey(key []byte) (parsedKey, error) {
+	var p parsedKey
+	if len(key) < 2 || key[0] != keyVersion {
+		return p, fmt.Errorf("key %x: unknown layout version", key)
+	}
+	p.prefix = key[1]
+	rest := key[2:]
+	var err error
+	if p.tenant, rest, err = readStr(rest); err != nil {
+		return p, err
+	}
+	switch p.prefix {
+	case pResource, pCount:
+		if len(rest) < 1 {
+			return p, fmt.Errorf("key %x: missing type", key)
+		}
+		p.typ, rest = rest[0], rest[1:]
+		if p.prefix == pResource {
+			var id string
+			if id, rest, err = readStr(rest); err != nil {
+				return p, err
+			}
+			p.parts = []string{id}
+		}
+	case pUnique, pIndex:
+		if len(rest) < 1 {
+			return p, fmt.Errorf("key %x: missing type", key)
+		}
+		p.typ, rest = rest[0], rest[1:]
+		var attr, val string
+		if attr, rest, err = readStr(rest); err != nil {
+			return p, err
+		}
+		if val, rest, err = readStr(rest); err != nil {
+			return p, err
+		}
+		p.parts = []string{attr, val}
+		if p.prefix == pIndex {
+			p.parts = append(p.parts, string(rest))
+			rest = nil
+		}
+	case pMember, pMemberOf:
+		var a string
+		if a, rest, err = readStr(rest); err != nil {
+			return p, err
+		}
+		p.parts, rest = []string{a, string(rest)}, nil
+	case pJournal:
+		if len(rest) != 8 {
+			return p, fmt.Errorf("key %x: bad sequence", key)
+		}
+		p.seq, rest = binary.BigEndian.Uint64(rest), nil
+	case pCleanup:
+		var g string
+		if g, rest, err = readStr(rest); err != nil {
+			return p, err
+		}
+		p.parts = []string{g}
+	default:
+		return p, fmt.Errorf("key %x: unknown prefix %q", key, p.prefix)
+	}
+	if len(rest) != 0 {
+		return p, fmt.Errorf("key %x: %d trailing bytes", key, len(rest))
+	}
+	return p, nil
+}
+
+func readStr(b []byte) (string, []byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return "", nil, fmt.Errorf("key: bad length-prefixed string")
+	}
+	return string(b[w : w+int(n)]), b[w+int(n):], nil
+}

@@ -1,0 +1,350 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/caddy-scim/caddy-scim/adapter/filter"
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
+)
+
+// List implements Store. Without a filter or sortBy, a page costs a key-only
+// skip to StartIndex plus Count reads; an equality filter on an indexed
+// attribute reads only the index's candidates; other filters scan the
+// tenant's resources of that type.
+func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceType, q Query) (*Page, error) {
+	typ, err := typeByte(rt)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	start := q.StartIndex
+	if start < 1 {
+		start = 1
+	}
+	count := q.Count
+	if count < 0 {
+		count = 0
+	}
+	page := &Page{Resources: []map[string]any{}}
+	err = s.db.View(func(txn *badger.Txn) error {
+		if q.Filter == nil && q.SortBy == nil {
+			return s.plainPage(txn, tenant, typ, start, count, page)
+		}
+		return s.filteredPage(ctx, txn, tenant, rt, typ, q, start, count, page)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+func (s *Badger) plainPage(txn *badger.Txn, tenant string, typ byte, start, count int, page *Page) error {
+	total, err := s.count(txn, tenant, typ)
+	if err != nil {
+		return err
+	}
+	page.Total = total
+	if count == 0 || start > total {
+		return nil
+	}
+	prefix := resourcePrefix(tenant, typ)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	i := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix) && len(page.Resources) < count; it.Next() {
+		i++
+		if i < start {
+			continue
+		}
+		var res map[string]any
+		if err := it.Item().Value(func(v []byte) error {
+			res, err = decode(v)
+			return err
+		}); err != nil {
+			return err
+		}
+		page.Resources = append(page.Resources, res)
+	}
+	return nil
+}
+
+// hit is one match of a filtered list: its id, its sort key when sorting,
+// and the resource itself when it may land on the page.
+type hit struct {
+	id  string
+	key any
+	res map[string]any
+}
+
+func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant string, rt *schema.ResourceType, typ byte, q Query, start, count int, page *Page) error {
+	var sortAttr *schema.Attribute
+	if q.SortBy != nil {
+		sortAttr = sortAttribute(rt, *q.SortBy)
+	}
+	edges := q.Filter != nil && ((typ == tUser && mentions(q.Filter, "groups")) || (typ == tGroup && mentions(q.Filter, "members")))
+	var hits []hit
+	consider := func(id string, res map[string]any) error {
+		if q.Filter != nil {
+			if edges {
+				if err := s.attachEdges(txn, tenant, typ, id, res); err != nil {
+					return err
+				}
+			}
+			if !filter.Match(q.Filter, rt, res) {
+				return nil
+			}
+			delete(res, "groups")
+			delete(res, "members")
+		}
+		h := hit{id: id}
+		if q.SortBy != nil {
+			h.key = sortKey(rt, sortAttr, *q.SortBy, res)
+		} else {
+			// Unsorted: results are in id (creation) order, so only the
+			// page's window needs its resource kept.
+			n := len(hits) + 1
+			if n >= start && n < start+count {
+				h.res = res
+			}
+		}
+		hits = append(hits, h)
+		return nil
+	}
+	var ids []string
+	indexed := false
+	if q.Filter != nil {
+		var err error
+		if ids, indexed, err = s.candidates(txn, tenant, rt, typ, q.Filter); err != nil {
+			return err
+		}
+	}
+	if indexed {
+		sort.Strings(ids)
+		for _, id := range ids {
+			res, err := getRecord(txn, resourceKey(tenant, typ, id))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := consider(id, res); err != nil {
+				return err
+			}
+		}
+	} else {
+		prefix := resourcePrefix(tenant, typ)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		n := 0
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			s.scanned.Add(1)
+			if n++; n%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			p, err := parseKey(it.Item().Key())
+			if err != nil {
+				return err
+			}
+			var res map[string]any
+			if err := it.Item().Value(func(v []byte) error {
+				res, err = decode(v)
+				return err
+			}); err != nil {
+				return err
+			}
+			if err := consider(p.parts[0], res); err != nil {
+				return err
+			}
+		}
+	}
+	page.Total = len(hits)
+	if q.SortBy != nil {
+		desc := q.Descending
+		sort.SliceStable(hits, func(i, j int) bool {
+			c := compareKeys(hits[i].key, hits[j].key)
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+			return hits[i].id < hits[j].id
+		})
+	}
+	if start > len(hits) || count == 0 {
+		return nil
+	}
+	end := start - 1 + count
+	if end > len(hits) {
+		end = len(hits)
+	}
+	for _, h := range hits[start-1 : end] {
+		res := h.res
+		if res == nil {
+			var err error
+			if res, err = getRecord(txn, resourceKey(tenant, typ, h.id)); err != nil {
+				return err
+			}
+		}
+		page.Resources = append(page.Resources, res)
+	}
+	return nil
+}
+
+// attachEdges adds the derived members or groups attribute to res so that a
+// filter can test it.
+func (s *Badger) attachEdges(txn *badger.Txn, tenant string, typ byte, id string, res map[string]any) error {
+	if typ == tGroup {
+		ms, err := listMembers(txn, tenant, id)
+		if err != nil {
+			return err
+		}
+		arr := make([]any, len(ms))
+		for i, m := range ms {
+			arr[i] = map[string]any{"value": m.Value, "type": m.Type}
+		}
+		res["members"] = arr
+		return nil
+	}
+	prefix := memberOfPrefix(tenant, id)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	var arr []any
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		arr = append(arr, map[string]any{"value": string(it.Item().Key()[len(prefix):])})
+	}
+	res["groups"] = arr
+	return nil
+}
+
+// sortAttribute resolves the definition of a sortBy path, or nil for
+// attributes the schema does not define.
+func sortAttribute(rt *schema.ResourceType, p filter.Path) *schema.Attribute {
+	urn, name := p.URN, p.Attr
+	a := rt.Attr(urn, name)
+	if a != nil && p.Sub != "" {
+		a = a.Sub(p.Sub)
+	}
+	return a
+}
+
+// sortKey extracts the value a resource sorts by (RFC 7644 §3.4.2.3): for a
+// multi-valued attribute, the primary value or else the first. Strings of
+// caseExact=false attributes are folded.
+func sortKey(rt *schema.ResourceType, a *schema.Attribute, p filter.Path, res map[string]any) any {
+	var v any = res
+	if p.URN != "" && rt.Extension(p.URN) != nil {
+		v = res[rt.Extension(p.URN).ID]
+	}
+	v = field(v, p.Attr)
+	if arr, ok := v.([]any); ok {
+		v = nil
+		for _, el := range arr {
+			if m, ok := el.(map[string]any); ok && m["primary"] == true {
+				v = el
+				break
+			}
+		}
+		if v == nil && len(arr) > 0 {
+			v = arr[0]
+		}
+	}
+	if p.Sub != "" {
+		v = field(v, p.Sub)
+	} else if m, ok := v.(map[string]any); ok {
+		v = m["value"]
+	}
+	switch x := v.(type) {
+	case string:
+		if a != nil && a.Type == schema.DateTime {
+			if t, err := schema.ParseDateTime(x); err == nil {
+				return t
+			}
+		}
+		if a == nil || !a.CaseExact {
+			return fold(x)
+		}
+		return x
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return x.String()
+		}
+		return f
+	case bool:
+		return x
+	}
+	return nil
+}
+
+func field(v any, name string) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	if x, ok := m[name]; ok {
+		return x
+	}
+	for k, x := range m {
+		if strings.EqualFold(k, name) {
+			return x
+		}
+	}
+	return nil
+}
+
+// compareKeys orders sort keys; unassigned values sort after all others,
+// and values of different kinds order by kind.
+func compareKeys(a, b any) int {
+	ra, rb := rank(a), rank(b)
+	if ra != rb {
+		return ra - rb
+	}
+	switch x := a.(type) {
+	case string:
+		return strings.Compare(x, b.(string))
+	case float64:
+		y := b.(float64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case bool:
+		y := b.(bool)
+		switch {
+		case !x && y:
+			return -1
+		case x && !y:
+			return 1
+		}
+	}
+	return 0
+}
+
+func rank(v any) int {
+	switch v.(type) {
+	case bool:
+		return 0
+	case float64:
+		return 1
+	case time.Time:
+		return 2
+	case string:
+		return 3
+	}
+	return 4
+}
