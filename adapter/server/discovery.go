@@ -1,0 +1,59 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
+	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+)
+
+// The discovery endpoints (RFC 7644 §4) serve documents generated from the
+// attribute definitions in package schema.
+
+func (q *request) serviceProviderConfig() {
+	q.write(http.StatusOK, schema.NewServiceProviderConfig(schema.Capabilities{
+		MaxResults:       q.cfg.MaxResults,
+		DocumentationURI: q.cfg.DocumentationURI,
+	}, q.base))
+}
+
+func (q *request) resourceTypes(id string) {
+	var docs []any
+	for _, rt := range schema.ResourceTypes() {
+		if id == "" || strings.EqualFold(rt.ID, id) {
+			docs = append(docs, rt.Document(q.base))
+		}
+	}
+	q.discovery(id, "resource type", docs)
+}
+
+func (q *request) schemas(id string) {
+	var docs []any
+	for _, s := range schema.Schemas() {
+		if id == "" || strings.EqualFold(s.ID, id) {
+			docs = append(docs, s.Document(q.base))
+		}
+	}
+	q.discovery(id, "schema", docs)
+}
+
+// discovery answers a discovery collection as a ListResponse, or one of its
+// documents by id.
+func (q *request) discovery(id, what string, docs []any) {
+	if id != "" {
+		if len(docs) == 0 {
+			q.fail(scimerr.NotFound("no %s %q", what, clip(id)))
+			return
+		}
+		q.write(http.StatusOK, docs[0])
+		return
+	}
+	q.write(http.StatusOK, map[string]any{
+		"schemas":      []string{schema.ListResponseURN},
+		"totalResults": len(docs),
+		"itemsPerPage": len(docs),
+		"startIndex":   1,
+		"Resources":    docs,
+	})
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+)
+
+// write sends v as a SCIM JSON response.
+func (q *request) write(status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		q.log.Error("encoding SCIM response", zap.Error(err), zap.String("tenant", q.tenant))
+		q.fail(scimerr.From(err))
+		return
+	}
+	q.w.Header().Set("Content-Type", MediaType)
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(b)
+}
+
+// fail sends err as a SCIM error response (RFC 7644 §3.12). Errors that are
+// not SCIM errors are logged here, once, and answered with a generic 500.
+func (q *request) fail(err error) {
+	e, ok := scimerr.As(err)
+	if !ok {
+		switch {
+		case errors.Is(err, errBodyTooLarge):
+			e = scimerr.New(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", q.cfg.MaxBodyBytes)
+		case q.ctx.Err() != nil && errors.Is(err, q.ctx.Err()):
+			e = scimerr.New(http.StatusServiceUnavailable, "", "the request was cancelled before it completed; retry it")
+		default:
+			if err != nil {
+				q.log.Error("serving SCIM request", zap.Error(err), zap.String("tenant", q.tenant),
+					zap.String("method", q.r.Method))
+			}
+			e = scimerr.From(err)
+		}
+	}
+	b, _ := json.Marshal(e.Body())
+	h := q.w.Header()
+	h.Set("Content-Type", MediaType)
+	h.Del("ETag")
+	h.Del("Location")
+	q.w.WriteHeader(e.Status)
+	_, _ = q.w.Write(b)
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// readObject reads a JSON object request body. Numbers are kept as
+// json.Number so integers survive untouched.
+func (q *request) readObject() (map[string]any, error) {
+	body, err := q.readRaw()
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(body)
+}
+
+// readRaw reads the request body, refusing media types other than JSON
+// and bodies over the configured limit.
+func (q *request) readRaw() ([]byte, error) {
+	if ct := q.r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !(mt == "application/json" || mt == MediaType || strings.HasSuffix(mt, "+json")) {
+			return nil, scimerr.New(http.StatusUnsupportedMediaType, "",
+				"Content-Type %q is not supported; send %s or application/json", clip(ct), MediaType)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, q.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errBodyTooLarge
+		}
+		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "could not read the request body")
+	}
+	return body, nil
+}
+
+func decodeObject(body []byte) (map[string]any, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body is empty; send a JSON object")
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body is not valid JSON: %s", jsonProblem(err))
+	}
+	if d.More() {
+		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body has data after its JSON value")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body must be a JSON object")
+	}
+	return m, nil
+}
+
+// jsonProblem describes a JSON syntax error by position, without quoting
+// the body.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of input"
+	}
+	return "malformed input"
+}
+
+func equalJSON(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// stringify renders a JSON value as text, numbers as written.
+func stringify(v any) (string, bool) {
+	if n, ok := v.(json.Number); ok {
+		return n.String(), true
+	}
+	b, err := json.Marshal(v)
+	return string(b), err == nil
+}

@@ -1,0 +1,215 @@
+// Package server is the net/http handler for the SCIM 2.0 endpoints of one
+// tenant: /Users, /Groups, /Schemas, /ResourceTypes,
+// /ServiceProviderConfig and POST /.search (RFC 7644 §3).
+//
+// It is plain net/http and can be tested with httptest; the Caddy module
+// mounts it behind authentication. Reads are served from the store alone.
+// Every failure a client can cause is answered as a SCIM error (RFC 7644
+// §3.12) with a status, a scimType and a detail; internal errors are logged
+// and answered with a generic 500 that reveals nothing.
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
+	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/store"
+)
+
+// MediaType is the SCIM media type (RFC 7644 §8.1).
+const MediaType = "application/scim+json"
+
+// Defaults for Config.
+const (
+	DefaultMaxResults   = 1000
+	DefaultMaxBodyBytes = 1 << 20
+)
+
+// Validator checks a resource before it is committed, beyond the schema:
+// for example a backend that requires every user to have an email. It
+// returns a *scimerr.Error (usually 400 invalidValue) to refuse the write.
+type Validator func(ctx context.Context, tenant string, rt *schema.ResourceType, res map[string]any) error
+
+// Config configures a Server.
+type Config struct {
+	// Store holds the resources. Required.
+	Store store.Store
+	// Logger receives error logs. Defaults to a no-op logger.
+	Logger *zap.Logger
+	// MaxResults is the largest page a list or search returns; it is also
+	// the page size when a client gives no count. Advertised in
+	// /ServiceProviderConfig as filter.maxResults. Defaults to 1,000.
+	MaxResults int
+	// MaxBodyBytes limits request bodies; larger ones get 413. Defaults to
+	// 1 MiB.
+	MaxBodyBytes int64
+	// Validate, when set, is called with every resource about to be
+	// created or replaced, after schema validation.
+	Validate Validator
+	// DocumentationURI is advertised in /ServiceProviderConfig.
+	DocumentationURI string
+}
+
+// Server serves the SCIM endpoints of any tenant of one store.
+type Server struct {
+	cfg Config
+	log *zap.Logger
+}
+
+// New returns a Server. cfg.Store must be set.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.MaxResults <= 0 {
+		cfg.MaxResults = DefaultMaxResults
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return &Server{cfg: cfg, log: cfg.Logger}
+}
+
+// Handler returns the handler of one tenant's SCIM base, mounted at the URL
+// path prefix (e.g. "/scim/v2/acme"). Requests whose path does not start
+// with prefix get 404.
+func (s *Server) Handler(tenant, prefix string) http.Handler {
+	return tenantHandler{s: s, tenant: tenant, prefix: strings.TrimSuffix(prefix, "/")}
+}
+
+type tenantHandler struct {
+	s      *Server
+	tenant string
+	prefix string
+}
+
+// request is one SCIM request being served.
+type request struct {
+	*Server
+	w      http.ResponseWriter
+	r      *http.Request
+	ctx    context.Context
+	tenant string
+	// base is the absolute URL of the tenant's SCIM base, for
+	// meta.location and Location (RFC 7644 §3.1).
+	base string
+}
+
+func (h tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &request{Server: h.s, w: w, r: r, ctx: r.Context(), tenant: h.tenant, base: baseURL(r, h.prefix)}
+	defer func() {
+		if v := recover(); v != nil {
+			h.s.log.Error("panic serving SCIM request", zap.Any("panic", v), zap.String("tenant", h.tenant),
+				zap.String("method", r.Method), zap.Stack("stack"))
+			req.fail(scimerr.From(nil))
+		}
+	}()
+	path := r.URL.Path
+	if !strings.HasPrefix(path, h.prefix) {
+		req.fail(scimerr.NotFound("no SCIM endpoint at this path"))
+		return
+	}
+	req.route(strings.TrimPrefix(path, h.prefix))
+}
+
+// baseURL builds the absolute SCIM base from the request: the scheme the
+// connection used, the Host header, and the mount prefix.
+func baseURL(r *http.Request, prefix string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + prefix
+}
+
+// route dispatches on the path below the tenant's base (RFC 7644 §3.2).
+func (q *request) route(rel string) {
+	segs := strings.Split(strings.Trim(rel, "/"), "/")
+	if len(segs) == 1 && segs[0] == "" {
+		q.fail(scimerr.NotFound("this is the SCIM base URL; use /Users, /Groups, /Schemas, /ResourceTypes or /ServiceProviderConfig"))
+		return
+	}
+	if len(segs) > 2 {
+		q.fail(scimerr.NotFound("no SCIM endpoint at %s", clip(rel)))
+		return
+	}
+	head := segs[0]
+	var id string
+	if len(segs) == 2 {
+		id = segs[1]
+	}
+	switch {
+	case strings.EqualFold(head, "ServiceProviderConfig") && id == "":
+		q.only(http.MethodGet, q.serviceProviderConfig)
+	case strings.EqualFold(head, "ResourceTypes"):
+		q.only(http.MethodGet, func() { q.resourceTypes(id) })
+	case strings.EqualFold(head, "Schemas"):
+		q.only(http.MethodGet, func() { q.schemas(id) })
+	case head == ".search" && id == "":
+		q.only(http.MethodPost, func() { q.search(nil) })
+	case strings.EqualFold(head, "Bulk"), strings.EqualFold(head, "Me"):
+		q.fail(scimerr.New(http.StatusNotImplemented, "", "/%s is not supported by this service provider", head))
+	default:
+		rt := schema.ByEndpoint(head)
+		if rt == nil {
+			q.fail(scimerr.NotFound("no SCIM endpoint /%s; this service provider serves /Users and /Groups", clip(head)))
+			return
+		}
+		q.resource(rt, id)
+	}
+}
+
+func (q *request) resource(rt *schema.ResourceType, id string) {
+	switch {
+	case id == "":
+		switch q.r.Method {
+		case http.MethodGet:
+			q.list(rt)
+		case http.MethodPost:
+			q.create(rt)
+		default:
+			q.methodNotAllowed("GET, POST")
+		}
+	case id == ".search":
+		q.only(http.MethodPost, func() { q.search(rt) })
+	default:
+		switch q.r.Method {
+		case http.MethodGet:
+			q.get(rt, id)
+		case http.MethodPut:
+			q.replace(rt, id)
+		case http.MethodPatch:
+			q.patch(rt, id)
+		case http.MethodDelete:
+			q.delete(rt, id)
+		default:
+			q.methodNotAllowed("GET, PUT, PATCH, DELETE")
+		}
+	}
+}
+
+func (q *request) only(method string, fn func()) {
+	if q.r.Method != method {
+		q.methodNotAllowed(method)
+		return
+	}
+	fn()
+}
+
+func (q *request) methodNotAllowed(allow string) {
+	q.w.Header().Set("Allow", allow)
+	q.fail(scimerr.New(http.StatusMethodNotAllowed, "", "method %s is not allowed here; allowed: %s", q.r.Method, allow))
+}
+
+// clip shortens client-supplied text quoted back in an error detail.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
