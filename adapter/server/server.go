@@ -110,7 +110,9 @@ func (h tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	path := r.URL.Path
-	if !strings.HasPrefix(path, h.prefix) {
+	// The prefix must end at a segment boundary: tenant "acme" mounted at
+	// /scim/v2/acme does not serve /scim/v2/acmeUsers (fixture errors).
+	if !strings.HasPrefix(path, h.prefix) || (len(path) > len(h.prefix) && path[len(h.prefix)] != '/') {
 		req.fail(scimerr.NotFound("no SCIM endpoint at this path"))
 		return
 	}
