@@ -40,6 +40,14 @@ const (
 	// pCleanup: v p tenant group-id → empty. A deleted group whose member
 	// edges are still being removed in batches.
 	pCleanup byte = 'g'
+	// pToken: v p "" sha256 → token record JSON. Global (empty tenant):
+	// a presented token is looked up by its hash before its tenant is
+	// known.
+	pToken byte = 't'
+	// pTenantToken: v p tenant sha256 → empty. Lists a tenant's tokens.
+	pTenantToken byte = 'k'
+	// pAccess: v p tenant → access state JSON (last request, last change).
+	pAccess byte = 'a'
 )
 
 // Resource type bytes.
@@ -148,6 +156,20 @@ func cleanupKey(tenant, group string) []byte { return newKey(pCleanup, tenant).s
 // cleanupPrefix is the prefix of every pending cleanup, in all tenants.
 func cleanupPrefix() []byte { return []byte{keyVersion, pCleanup} }
 
+// tokenKey: v 't' "" hash.
+func tokenKey(hash []byte) []byte { return append(newKey(pToken, "").bytes(), hash...) }
+
+// tenantTokenPrefix: v 'k' tenant.
+func tenantTokenPrefix(tenant string) []byte { return newKey(pTenantToken, tenant).bytes() }
+
+// tenantTokenKey: v 'k' tenant hash.
+func tenantTokenKey(tenant string, hash []byte) []byte {
+	return append(tenantTokenPrefix(tenant), hash...)
+}
+
+// accessKey: v 'a' tenant.
+func accessKey(tenant string) []byte { return newKey(pAccess, tenant).bytes() }
+
 // parsedKey is the decoded form of a key, for the inverse of the
 // constructors above.
 type parsedKey struct {
@@ -211,6 +233,9 @@ func parseKey(key []byte) (parsedKey, error) {
 			return p, fmt.Errorf("key %x: bad sequence", key)
 		}
 		p.seq, rest = binary.BigEndian.Uint64(rest), nil
+	case pToken, pTenantToken:
+		p.parts, rest = []string{string(rest)}, nil
+	case pAccess:
 	case pCleanup:
 		var g string
 		if g, rest, err = readStr(rest); err != nil {

@@ -582,6 +582,9 @@ func TestKeysRoundTrip(t *testing.T) {
 		{journalKey("t", 1<<40), parsedKey{prefix: pJournal, tenant: "t", seq: 1 << 40}},
 		{countKey("t", tGroup), parsedKey{prefix: pCount, tenant: "t", typ: tGroup}},
 		{cleanupKey("t", "g"), parsedKey{prefix: pCleanup, tenant: "t", parts: []string{"g"}}},
+		{tokenKey([]byte("hash")), parsedKey{prefix: pToken, parts: []string{"hash"}}},
+		{tenantTokenKey("t", []byte("hash")), parsedKey{prefix: pTenantToken, tenant: "t", parts: []string{"hash"}}},
+		{accessKey("t"), parsedKey{prefix: pAccess, tenant: "t"}},
 	}
 	for _, tt := range tests {
 		got, err := parseKey(tt.key)

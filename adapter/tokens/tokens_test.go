@@ -1,0 +1,260 @@
+package tokens_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-scim/caddy-scim/adapter/store"
+	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+)
+
+// recording wraps the real persistence and keeps every byte it is asked to
+// store, to prove that no token is among them.
+type recording struct {
+	tokens.Persistence
+	saved       []byte
+	accessSaves atomic.Int64
+}
+
+func (r *recording) SaveTokens(ctx context.Context, recs []tokens.Record) error {
+	b, _ := json.Marshal(recs)
+	r.saved = append(r.saved, b...)
+	return r.Persistence.SaveTokens(ctx, recs)
+}
+
+func (r *recording) SaveAccess(ctx context.Context, a map[string]tokens.Access) error {
+	r.accessSaves.Add(1)
+	return r.Persistence.SaveAccess(ctx, a)
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time           { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func setup(t *testing.T) (*tokens.Manager, *recording, *clock, *store.Badger) {
+	t.Helper()
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rec := &recording{Persistence: st}
+	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	return tokens.NewManager(rec, c.now), rec, c, st
+}
+
+func reason(err error) tokens.Reason {
+	var ae *tokens.AuthError
+	if errors.As(err, &ae) {
+		return ae.Reason
+	}
+	return 0
+}
+
+func TestIssueAndVerify(t *testing.T) {
+	m, rec, c, _ := setup(t)
+	ctx := context.Background()
+	iss, err := m.Issue(ctx, "acme", tokens.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(iss.Token, "scim_") || len(iss.Token) < 40 {
+		t.Errorf("token %q has the wrong shape", iss.Token)
+	}
+	if got := iss.Record.ExpiresAt.Sub(iss.Record.IssuedAt); got != tokens.DefaultValidity {
+		t.Errorf("validity %v, want one year", got)
+	}
+	if strings.Contains(string(rec.saved), iss.Token) || strings.Contains(string(rec.saved), strings.TrimPrefix(iss.Token, "scim_")) {
+		t.Fatal("the token itself was stored")
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+iss.Token); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	if _, err := m.Verify(ctx, "acme", "bearer  "+iss.Token+" "); err != nil {
+		t.Errorf("scheme is case-insensitive: %v", err)
+	}
+	for _, h := range []string{"", "Basic dXNlcjpwYXNz", "Bearer", "Bearer "} {
+		if r := reason(mustFail(t, m, "acme", h)); r != tokens.Missing {
+			t.Errorf("header %q: reason %d, want Missing", h, r)
+		}
+	}
+	for _, h := range []string{"Bearer scim_nope", "Bearer " + iss.Token + "x", "Bearer " + strings.Repeat("a", 5000)} {
+		if r := reason(mustFail(t, m, "acme", h)); r != tokens.Invalid {
+			t.Errorf("header %.30q: reason %d, want Invalid", h, r)
+		}
+	}
+	// Tenant isolation: the message is the same as for an unknown token.
+	err = mustFail(t, m, "globex", "Bearer "+iss.Token)
+	if reason(err) != tokens.Invalid || err.Error() != mustFail(t, m, "globex", "Bearer scim_nope").Error() {
+		t.Errorf("other tenant: %v", err)
+	}
+	if strings.Contains(err.Error(), "acme") {
+		t.Error("the error names the token's own tenant")
+	}
+	// Expiry.
+	c.advance(tokens.DefaultValidity)
+	err = mustFail(t, m, "acme", "Bearer "+iss.Token)
+	if reason(err) != tokens.Expired || !strings.Contains(err.Error(), "expired on 2027-01-01T12:00:00Z") {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func mustFail(t *testing.T, m *tokens.Manager, tenant, header string) error {
+	t.Helper()
+	_, err := m.Verify(context.Background(), tenant, header)
+	if err == nil {
+		t.Fatalf("Verify(%q, %.30q) succeeded", tenant, header)
+	}
+	if strings.Contains(err.Error(), strings.TrimPrefix(header, "Bearer ")) && len(header) > 10 {
+		t.Fatalf("error echoes the token: %v", err)
+	}
+	return err
+}
+
+func TestRotation(t *testing.T) {
+	m, _, c, _ := setup(t)
+	ctx := context.Background()
+	first, _ := m.Issue(ctx, "acme", tokens.IssueOptions{})
+	c.advance(time.Hour)
+	second, err := m.Issue(ctx, "acme", tokens.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mustFail(t, m, "acme", "Bearer "+first.Token)
+	if reason(err) != tokens.Revoked || !strings.Contains(err.Error(), "newest token") {
+		t.Errorf("old token after regenerate: %v", err)
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+second.Token); err != nil {
+		t.Fatal(err)
+	}
+
+	// With an overlap both work until it ends, then only the new one.
+	c.advance(time.Hour)
+	third, _ := m.Issue(ctx, "acme", tokens.IssueOptions{Overlap: 24 * time.Hour})
+	c.advance(23 * time.Hour)
+	for _, tok := range []string{second.Token, third.Token} {
+		if _, err := m.Verify(ctx, "acme", "Bearer "+tok); err != nil {
+			t.Errorf("inside the overlap: %v", err)
+		}
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+first.Token); reason(err) != tokens.Revoked {
+		t.Errorf("a rotation must not revive a revoked token: %v", err)
+	}
+	st, _ := m.Status(ctx, "acme")
+	if st.Token.ID != third.Record.ID || len(st.Overlapping) != 1 || st.Overlapping[0].ID != second.Record.ID {
+		t.Errorf("status during overlap: %+v", st)
+	}
+	c.advance(time.Hour)
+	if _, err := m.Verify(ctx, "acme", "Bearer "+second.Token); reason(err) != tokens.Revoked {
+		t.Errorf("after the overlap: %v", err)
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+third.Token); err != nil {
+		t.Error(err)
+	}
+	// Regenerating another tenant's token touches nothing here.
+	if _, err := m.Issue(ctx, "globex", tokens.IssueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+third.Token); err != nil {
+		t.Error(err)
+	}
+}
+
+func codes(st *tokens.Status) string {
+	var out []string
+	for _, w := range st.Warnings {
+		out = append(out, w.Code)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestStatusWarnings(t *testing.T) {
+	m, rec, c, st := setup(t)
+	ctx := context.Background()
+	s, _ := m.Status(ctx, "acme")
+	if codes(s) != "token_missing" || s.Token != nil {
+		t.Errorf("before any token: %s", codes(s))
+	}
+	if n, _ := st.TenantTokens(ctx, "acme"); len(n) != 0 {
+		t.Fatal("viewing status created a token")
+	}
+	if _, err := m.Issue(ctx, "acme", tokens.IssueOptions{Validity: 30 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = m.Status(ctx, "acme")
+	if codes(s) != "never_used" {
+		t.Errorf("unused: %s", codes(s))
+	}
+	m.Touch("acme", false)
+	if rec.accessSaves.Load() != 0 {
+		t.Fatal("Touch wrote to disk")
+	}
+	s, _ = m.Status(ctx, "acme")
+	if codes(s) != "" || s.LastRequest == nil || s.LastChange != nil {
+		t.Errorf("used: %s %+v", codes(s), s)
+	}
+	c.advance(15 * 24 * time.Hour) // 15 days left
+	m.Touch("acme", true)
+	if s, _ = m.Status(ctx, "acme"); codes(s) != "" || s.LastChange == nil {
+		t.Errorf("15 days left: %s", codes(s))
+	}
+	c.advance(24*time.Hour + time.Second) // just under 14 days left
+	if s, _ = m.Status(ctx, "acme"); codes(s) != "token_expiring" {
+		t.Errorf("14 days left: %s", codes(s))
+	}
+	c.advance(14 * 24 * time.Hour)
+	if s, _ = m.Status(ctx, "acme"); codes(s) != "token_expired" {
+		t.Errorf("expired: %s", codes(s))
+	}
+	if _, err := m.Issue(ctx, "acme", tokens.IssueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(59 * 24 * time.Hour) // last request was 74 days ago
+	if s, _ = m.Status(ctx, "acme"); codes(s) != "idle" {
+		t.Errorf("idle: %s", codes(s))
+	}
+	m.Touch("acme", false)
+	if s, _ = m.Status(ctx, "acme"); codes(s) != "" {
+		t.Errorf("after a request: %s", codes(s))
+	}
+}
+
+func TestAccessIsFlushedAndSurvivesRestart(t *testing.T) {
+	m, rec, c, st := setup(t)
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		m.Touch("acme", i == 50)
+	}
+	when := c.t
+	c.advance(time.Minute)
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.accessSaves.Load(); n != 1 {
+		t.Errorf("%d writes for 100 requests and two flushes, want 1", n)
+	}
+	fresh := tokens.NewManager(st, c.now)
+	s, err := fresh.Status(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LastRequest == nil || !s.LastRequest.Equal(when) || s.LastChange == nil || !s.LastChange.Equal(when) {
+		t.Errorf("after restart: %+v", s)
+	}
+	// An older flush never moves the stored times back.
+	if err := st.SaveAccess(ctx, map[string]tokens.Access{"acme": {LastRequest: when.Add(-time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := st.Access(ctx, "acme"); !a.LastRequest.Equal(when) {
+		t.Errorf("stored time moved back to %v", a.LastRequest)
+	}
+}
