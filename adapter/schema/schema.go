@@ -252,7 +252,12 @@ func (rt *ResourceType) schemas() []*Schema {
 
 // IsCustomExtensionKey reports whether a top-level key of a resource is a
 // schema URN this server does not define. Such extensions are kept verbatim:
-// IdPs send their own, and backends map them.
+// IdPs send their own, and backends map them. A URN-qualified attribute of
+// a defined schema ("urn:…:enterprise:2.0:User:department") is not one.
 func (rt *ResourceType) IsCustomExtensionKey(key string) bool {
-	return len(key) > 4 && strings.EqualFold(key[:4], "urn:") && rt.SchemaFor(key) == nil
+	if len(key) <= 4 || !strings.EqualFold(key[:4], "urn:") || rt.SchemaFor(key) != nil {
+		return false
+	}
+	urn, _ := rt.SplitURN(key)
+	return urn == ""
 }

@@ -71,6 +71,12 @@ func TestNormalize(t *testing.T) {
 			want: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:example:params:scim:schemas:extension:acme:1.0:User"],"userName":"a","urn:example:params:scim:schemas:extension:acme:1.0:User":{"badge":"42","Nested":{"X":1}}}`,
 		},
 		{
+			name: "URN-qualified attribute names at the top level",
+			rt:   User,
+			in:   `{"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"Sales","urn:ietf:params:scim:schemas:core:2.0:User:title":"T"}`,
+			want: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"a","title":"T","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales"}}`,
+		},
+		{
 			name: "nulls and empty arrays are unassigned",
 			rt:   User,
 			in:   `{"userName":"a","title":null,"emails":[]}`,
