@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -24,7 +25,7 @@ func TestFromNeverLeaksInternalText(t *testing.T) {
 		t.Fatalf("From(internal) = %+v", e)
 	}
 	for _, leak := range []string{"secret", "fire", "/var"} {
-		if contains(e.Detail, leak) {
+		if strings.Contains(e.Detail, leak) {
 			t.Errorf("detail %q leaks %q", e.Detail, leak)
 		}
 	}
@@ -32,13 +33,4 @@ func TestFromNeverLeaksInternalText(t *testing.T) {
 	if got := From(wrapped); got.Status != 409 || got.ScimType != Uniqueness {
 		t.Errorf("From(wrapped SCIM error) = %+v", got)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
