@@ -1,0 +1,280 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// adminAPI is the admin.api.scim module: tenant status and token
+// generation on Caddy's admin endpoint.
+//
+//	GET  /scim/tenants                  every tenant's status
+//	GET  /scim/tenants/{tenant}         one tenant's status
+//	POST /scim/tenants/{tenant}/token   generate or regenerate its token
+//
+// Viewing never generates a token.
+type adminAPI struct {
+	ctx caddy.Context
+}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.scim",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Provision keeps the context of the config being loaded, whose scim app
+// the routes serve.
+func (a *adminAPI) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	return nil
+}
+
+// Routes implements caddy.AdminRouter.
+func (a *adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/scim/", Handler: caddy.AdminHandlerFunc(a.serve)}}
+}
+
+// TenantStatus is the admin API's view of one tenant.
+type TenantStatus struct {
+	TenantURL string `json:"tenant_url"`
+	*tokens.Status
+}
+
+// Credentials is what token generation returns: the only time the token is
+// shown.
+type Credentials struct {
+	Tenant    string    `json:"tenant"`
+	TenantURL string    `json:"tenant_url"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.app()
+	if err != nil {
+		return err
+	}
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/scim/"), "/")
+	segs := strings.Split(rest, "/")
+	switch {
+	case rest == "tenants":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(http.MethodGet)
+		}
+		names := app.tenantNames()
+		sort.Strings(names)
+		out := make([]TenantStatus, 0, len(names))
+		for _, n := range names {
+			st, err := app.status(r, n)
+			if err != nil {
+				return err
+			}
+			out = append(out, *st)
+		}
+		return writeJSON(w, http.StatusOK, out)
+	case len(segs) == 2 && segs[0] == "tenants":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(http.MethodGet)
+		}
+		if app.tenant(segs[1]) == nil {
+			return unknownTenant(segs[1])
+		}
+		st, err := app.status(r, segs[1])
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, st)
+	case len(segs) == 3 && segs[0] == "tenants" && segs[2] == "token":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(http.MethodPost)
+		}
+		reg := app.tenant(segs[1])
+		if reg == nil {
+			return unknownTenant(segs[1])
+		}
+		iss, err := app.shared.tokens.Issue(r.Context(), segs[1], tokens.IssueOptions{
+			Validity: time.Duration(reg.tenant.TokenValidity),
+			Overlap:  time.Duration(reg.tenant.RotationOverlap),
+		})
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		}
+		app.logger.Info("scim token generated", zapTenant(segs[1]), zapTokenID(iss.Record.ID))
+		w.Header().Set("Cache-Control", "no-store")
+		return writeJSON(w, http.StatusOK, Credentials{
+			Tenant:    segs[1],
+			TenantURL: app.tenantURL(segs[1]),
+			Token:     iss.Token,
+			ExpiresAt: iss.Record.ExpiresAt,
+		})
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no scim admin endpoint %s", r.URL.Path)}
+}
+
+func (a *adminAPI) app() (*App, error) {
+	v, err := a.ctx.AppIfConfigured("scim")
+	if err != nil {
+		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the running config has no scim handler")}
+	}
+	return v.(*App), nil
+}
+
+func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
+	st, err := app.shared.tokens.Status(r.Context(), name)
+	if err != nil {
+		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	return &TenantStatus{TenantURL: app.tenantURL(name), Status: st}, nil
+}
+
+func unknownTenant(name string) error {
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q is not enabled: add it to a scim directive", clip(name))}
+}
+
+func methodNotAllowed(allowed string) error {
+	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed; use %s", allowed)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// tenantURL is the Tenant URL of a tenant: the handler's public_url, or the
+// origin of the site whose routes hold the handler, plus the prefix and the
+// tenant's name.
+func (app *App) tenantURL(name string) string {
+	reg := app.tenant(name)
+	if reg == nil {
+		return ""
+	}
+	h := reg.handler
+	origin := h.PublicURL
+	if origin == "" {
+		origin = app.siteOrigin(h)
+	}
+	return origin + h.Prefix + "/" + name
+}
+
+// siteOrigin finds the server and host matcher of the route that holds h
+// in the running http app.
+func (app *App) siteOrigin(h *Handler) string {
+	v, err := app.ctx.AppIfConfigured("http")
+	if err != nil {
+		return "https://localhost"
+	}
+	httpApp, ok := v.(*caddyhttp.App)
+	if !ok {
+		return "https://localhost"
+	}
+	names := make([]string, 0, len(httpApp.Servers))
+	for n := range httpApp.Servers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		srv := httpApp.Servers[n]
+		host, found := findHandler(srv.Routes, h, "")
+		if !found {
+			continue
+		}
+		return origin(srv, host)
+	}
+	return "https://localhost"
+}
+
+// findHandler reports whether routes (or their subroutes) hold h, and the
+// first host named by a host matcher on the way to it.
+func findHandler(routes caddyhttp.RouteList, h *Handler, host string) (string, bool) {
+	for _, rt := range routes {
+		hh := host
+		if hh == "" {
+			hh = hostOf(rt.MatcherSetsRaw)
+		}
+		for _, mh := range rt.Handlers {
+			switch x := mh.(type) {
+			case *Handler:
+				if x == h {
+					return hh, true
+				}
+			case *caddyhttp.Subroute:
+				if found, ok := findHandler(x.Routes, h, hh); ok {
+					return found, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+func hostOf(sets caddyhttp.RawMatcherSets) string {
+	for _, set := range sets {
+		raw, ok := set["host"]
+		if !ok {
+			continue
+		}
+		var hosts []string
+		if json.Unmarshal(raw, &hosts) == nil {
+			for _, h := range hosts {
+				if !strings.Contains(h, "*") && !strings.Contains(h, "{") {
+					return h
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// origin renders scheme://host[:port] for a host on a server.
+func origin(srv *caddyhttp.Server, host string) string {
+	scheme := "https"
+	if srv.TLSConnPolicies == nil {
+		scheme = "http"
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	port := ""
+	if len(srv.Listen) > 0 {
+		if addr, err := caddy.ParseNetworkAddress(srv.Listen[0]); err == nil {
+			port = fmt.Sprint(addr.StartPort)
+		}
+	}
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		return scheme + "://" + net.JoinHostPort(host, port)
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host
+}
+
+// Interface guards
+var (
+	_ caddy.AdminRouter = (*adminAPI)(nil)
+	_ caddy.Provisioner = (*adminAPI)(nil)
+)

@@ -1,0 +1,195 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("scim", parseDirective)
+	// SCIM authenticates with its own bearer tokens, so it goes before
+	// basic_auth and forward_auth, which would refuse an IdP.
+	httpcaddyfile.RegisterDirectiveOrder("scim", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterGlobalOption("scim", parseGlobalOption)
+}
+
+func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var handler Handler
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return &handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	scim [<prefix>] {
+//		prefix        <path>
+//		public_url    <https://host[:port]>
+//		max_results   <n>
+//		max_body_size <size>
+//		tenant <name> {
+//			token_validity   <duration>
+//			rotation_overlap <duration>
+//		}
+//	}
+//
+// A tenant without settings may be given on one line: tenant <name>.
+// Durations accept Caddy's units, including d for days (365d).
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		h.Prefix = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "prefix":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Prefix = d.Val()
+		case "public_url":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.PublicURL = d.Val()
+		case "max_results":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n <= 0 {
+				return d.Errf("max_results must be a positive integer, got %q", d.Val())
+			}
+			h.MaxResults = n
+		case "max_body_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(d.Val())
+			if err != nil || n == 0 || n > 1<<30 {
+				return d.Errf("max_body_size must be a size such as 1MiB (at most 1GiB), got %q", d.Val())
+			}
+			h.MaxBodyBytes = int64(n)
+		case "tenant":
+			if err := h.unmarshalTenant(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized scim option %q", d.Val())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.Err("tenant needs a name")
+	}
+	name := d.Val()
+	if !tenantName.MatchString(name) {
+		return d.Errf("tenant name %q: use 1 to 64 letters, digits, dots, dashes and underscores", name)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if h.Tenants == nil {
+		h.Tenants = map[string]*Tenant{}
+	}
+	if _, dup := h.Tenants[name]; dup {
+		return d.Errf("tenant %q is declared twice", name)
+	}
+	t := &Tenant{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "token_validity", "rotation_overlap":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil || dur < 0 {
+				return d.Errf("%s: %q is not a duration such as 24h or 365d", opt, d.Val())
+			}
+			if opt == "token_validity" {
+				if dur == 0 {
+					return d.Err("token_validity must be longer than 0")
+				}
+				t.TokenValidity = caddy.Duration(dur)
+			} else {
+				t.RotationOverlap = caddy.Duration(dur)
+			}
+		default:
+			return d.Errf("unrecognized tenant option %q", opt)
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	h.Tenants[name] = t
+	return nil
+}
+
+// parseGlobalOption configures the scim app. Syntax:
+//
+//	{
+//		scim {
+//			storage_dir    <path>
+//			flush_interval <duration>
+//		}
+//	}
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "scim", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the scim global option.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "storage_dir":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			a.StorageDir = d.Val()
+		case "flush_interval":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil || dur <= 0 {
+				return d.Errf("flush_interval: %q is not a positive duration", d.Val())
+			}
+			a.FlushInterval = caddy.Duration(dur)
+		default:
+			return d.Errf("unrecognized scim global option %q", d.Val())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*App)(nil)
+)

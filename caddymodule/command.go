@@ -1,0 +1,177 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "scim",
+		Usage: "token|status [--tenant <name>] [--json] [--address <interface>]",
+		Short: "Generates SCIM tokens and shows tenant status",
+		Long: `
+Talks to the admin API of a running Caddy, like 'caddy reload' does.
+
+'caddy scim token --tenant <name>' generates a new bearer token for the tenant
+and prints its Tenant URL, token and expiry: the values to enter in the IdP.
+It revokes the tenant's previous token (after the tenant's rotation_overlap,
+if one is configured). With --out FILE the credentials are written to FILE
+(mode 0600) instead of printed. The token is shown only this once.
+
+'caddy scim status [--tenant <name>]' shows each tenant's Tenant URL, token
+expiry, last IdP request and change, and warnings. It never creates a token.
+
+Both print JSON with --json. The admin address comes from --address, or from
+the config given with --config / --adapter, or defaults to localhost:2019.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			token := &cobra.Command{
+				Use:   "token --tenant <name> [--out <file>] [--json]",
+				Short: "Generates (or regenerates) a tenant's bearer token",
+				Args:  cobra.NoArgs,
+				RunE:  runToken,
+			}
+			token.Flags().String("tenant", "", "the tenant (required)")
+			token.Flags().String("out", "", "write the credentials to this file instead of printing them")
+			status := &cobra.Command{
+				Use:   "status [--tenant <name>] [--json]",
+				Short: "Shows tenant status: token expiry, last access, warnings",
+				Args:  cobra.NoArgs,
+				RunE:  runStatus,
+			}
+			status.Flags().String("tenant", "", "show only this tenant")
+			for _, c := range []*cobra.Command{token, status} {
+				c.Flags().Bool("json", false, "print JSON")
+				c.Flags().String("address", "", "the admin API address")
+				c.Flags().StringP("config", "c", "", "config file to read the admin address from")
+				c.Flags().StringP("adapter", "a", "", "name of the config adapter for --config")
+				cmd.AddCommand(c)
+			}
+		},
+	})
+}
+
+func adminAddress(cmd *cobra.Command) (string, error) {
+	addr, _ := cmd.Flags().GetString("address")
+	cfg, _ := cmd.Flags().GetString("config")
+	adapter, _ := cmd.Flags().GetString("adapter")
+	return caddycmd.DetermineAdminAPIAddress(addr, nil, cfg, adapter)
+}
+
+// adminCall sends a request to the admin API and decodes its JSON answer.
+func adminCall(cmd *cobra.Command, method, path string, out any) error {
+	addr, err := adminAddress(cmd)
+	if err != nil {
+		return err
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, method, path, http.Header{"Accept": {"application/json"}}, nil)
+	if err != nil {
+		return fmt.Errorf("asking the admin API at %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func runToken(cmd *cobra.Command, _ []string) error {
+	tenant, _ := cmd.Flags().GetString("tenant")
+	if tenant == "" {
+		return fmt.Errorf("--tenant is required")
+	}
+	var creds Credentials
+	if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/token", &creds); err != nil {
+		return err
+	}
+	asJSON, _ := cmd.Flags().GetBool("json")
+	if out, _ := cmd.Flags().GetString("out"); out != "" {
+		b, _ := json.MarshalIndent(creds, "", "  ")
+		if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("writing credentials: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Wrote the credentials of tenant %s to %s (Tenant URL and token; expires %s).\n",
+			creds.Tenant, out, creds.ExpiresAt.Format(time.RFC3339))
+		return nil
+	}
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), creds)
+	}
+	printCredentials(cmd.OutOrStdout(), creds)
+	return nil
+}
+
+func runStatus(cmd *cobra.Command, _ []string) error {
+	tenant, _ := cmd.Flags().GetString("tenant")
+	var list []TenantStatus
+	if tenant != "" {
+		var one TenantStatus
+		if err := adminCall(cmd, http.MethodGet, "/scim/tenants/"+url.PathEscape(tenant), &one); err != nil {
+			return err
+		}
+		list = []TenantStatus{one}
+	} else if err := adminCall(cmd, http.MethodGet, "/scim/tenants", &list); err != nil {
+		return err
+	}
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		if tenant != "" {
+			return printJSON(cmd.OutOrStdout(), list[0])
+		}
+		return printJSON(cmd.OutOrStdout(), list)
+	}
+	printStatus(cmd.OutOrStdout(), list)
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printCredentials(w io.Writer, c Credentials) {
+	fmt.Fprintf(w, "Tenant:      %s\nTenant URL:  %s\nToken:       %s\nExpires:     %s\n\n",
+		c.Tenant, c.TenantURL, c.Token, c.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintln(w, "Enter the Tenant URL and the token in the IdP's provisioning settings.")
+	fmt.Fprintln(w, "The token is shown only now; generating another one revokes this one.")
+}
+
+func printStatus(w io.Writer, list []TenantStatus) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "No SCIM tenants are enabled.")
+		return
+	}
+	when := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.Format(time.RFC3339)
+	}
+	for i, st := range list {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "Tenant:        %s\nTenant URL:    %s\n", st.Tenant, st.TenantURL)
+		if st.Status.Token != nil {
+			fmt.Fprintf(w, "Token:         %s, issued %s, expires %s\n", st.Status.Token.ID,
+				st.Status.Token.IssuedAt.Format(time.RFC3339), st.Status.Token.ExpiresAt.Format(time.RFC3339))
+		} else {
+			fmt.Fprintln(w, "Token:         none")
+		}
+		for _, o := range st.Overlapping {
+			fmt.Fprintf(w, "Previous token %s still accepted until %s\n", o.ID, o.RevokedAt.Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "Last request:  %s\nLast change:   %s\n", when(st.LastRequest), when(st.LastChange))
+		if len(st.Warnings) == 0 {
+			fmt.Fprintln(w, "Warnings:      none")
+		}
+		for _, warn := range st.Warnings {
+			fmt.Fprintf(w, "Warning:       %s\n", warn.Message)
+		}
+	}
+}

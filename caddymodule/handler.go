@@ -1,0 +1,316 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/server"
+	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// DefaultPrefix is the path under which tenants are served.
+const DefaultPrefix = "/scim/v2"
+
+// Handler serves the SCIM bases of its tenants at Prefix/{tenant} and
+// passes every other request to the next handler, so it can sit in front of
+// a product's own web app on the same site.
+//
+// Each request must carry the tenant's bearer token; the tenant's SCIM
+// base is its Tenant URL, https://HOST/scim/v2/{tenant} by default.
+type Handler struct {
+	// Prefix is the URL path under which tenants are served. Defaults to
+	// "/scim/v2".
+	Prefix string `json:"prefix,omitempty"`
+	// PublicURL is the origin IdPs reach this site at, such as
+	// "https://scim.example.com", used in the Tenant URL that token
+	// generation returns. By default it is derived from the site's address
+	// in the running config.
+	PublicURL string `json:"public_url,omitempty"`
+	// Tenants are the tenants this handler serves, by name. SCIM is off for
+	// every tenant not listed: its URL answers 404. Names are 1 to 64
+	// letters, digits, dots, dashes and underscores.
+	Tenants map[string]*Tenant `json:"tenants,omitempty"`
+	// MaxResults is the largest page a list returns; also the page size
+	// when a client asks for none. Defaults to 1,000.
+	MaxResults int `json:"max_results,omitempty"`
+	// MaxBodyBytes limits request bodies; larger ones get 413. Defaults to
+	// 1 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	app     *App
+	srv     *server.Server
+	logger  *zap.Logger
+	metrics *metrics
+}
+
+// Tenant is the configuration of one tenant.
+type Tenant struct {
+	// TokenValidity is how long a generated token is valid. Defaults to
+	// one year.
+	TokenValidity caddy.Duration `json:"token_validity,omitempty"`
+	// RotationOverlap keeps the previous token working for this long after
+	// a new one is generated, so the IdP can be updated without a failed
+	// sync. Defaults to 0: regenerating revokes the old token at once.
+	RotationOverlap caddy.Duration `json:"rotation_overlap,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.scim",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+var tenantName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Provision sets defaults, joins the scim app and registers the tenants.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.Prefix == "" {
+		h.Prefix = DefaultPrefix
+	}
+	h.Prefix = "/" + strings.Trim(h.Prefix, "/")
+	h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
+	if h.Tenants == nil {
+		h.Tenants = map[string]*Tenant{}
+	}
+	for name, t := range h.Tenants {
+		if t == nil {
+			h.Tenants[name] = &Tenant{}
+		}
+	}
+	appIface, err := ctx.App("scim")
+	if err != nil {
+		return fmt.Errorf("loading scim app: %w", err)
+	}
+	h.app = appIface.(*App)
+	for name, t := range h.Tenants {
+		if err := h.app.register(name, h, t); err != nil {
+			return err
+		}
+	}
+	h.srv = server.New(server.Config{
+		Store:        h.app.shared.store,
+		Logger:       h.logger,
+		MaxResults:   h.MaxResults,
+		MaxBodyBytes: h.MaxBodyBytes,
+	})
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	for name, t := range h.Tenants {
+		if !tenantName.MatchString(name) {
+			return fmt.Errorf("tenant name %q: use 1 to 64 letters, digits, dots, dashes and underscores", name)
+		}
+		if t.TokenValidity < 0 || t.RotationOverlap < 0 {
+			return fmt.Errorf("tenant %s: durations cannot be negative", name)
+		}
+	}
+	if h.PublicURL != "" && !strings.HasPrefix(h.PublicURL, "https://") && !strings.HasPrefix(h.PublicURL, "http://") {
+		return fmt.Errorf("public_url %q must start with https:// or http://", h.PublicURL)
+	}
+	if h.MaxResults < 0 || h.MaxBodyBytes < 0 {
+		return errors.New("max_results and max_body_bytes cannot be negative")
+	}
+	return nil
+}
+
+// Cleanup unregisters the tenants. Safe after a partial Provision.
+func (h *Handler) Cleanup() error {
+	if h.app != nil {
+		h.app.unregister(h)
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.Prefix+"/")
+	if !ok {
+		return next.ServeHTTP(w, r)
+	}
+	start := time.Now()
+	name, _, _ := strings.Cut(rest, "/")
+	op := operation(r.Method, rest)
+	if h.Tenants[name] == nil {
+		writeError(w, scimerr.NotFound("no SCIM tenant %q at this URL; check the Tenant URL", clip(name)))
+		h.observe(r, "", op, http.StatusNotFound, start)
+		return nil
+	}
+	if _, err := h.app.shared.tokens.Verify(r.Context(), name, r.Header.Get("Authorization")); err != nil {
+		var ae *tokens.AuthError
+		if !errors.As(err, &ae) {
+			h.logger.Error("verifying token", zap.String("tenant", name), zap.Error(err))
+			writeError(w, scimerr.From(err))
+			h.observe(r, name, op, http.StatusInternalServerError, start)
+			return nil
+		}
+		challenge := `Bearer realm="scim"`
+		if ae.Reason != tokens.Missing {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeError(w, scimerr.New(http.StatusUnauthorized, "", "%s", ae.Error()))
+		h.metrics.authFailures.WithLabelValues(name, reasonLabel(ae.Reason)).Inc()
+		h.observe(r, name, op, http.StatusUnauthorized, start)
+		return nil
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	h.srv.Handler(name, h.Prefix+"/"+name).ServeHTTP(sw, r)
+	changed := r.Method != http.MethodGet && r.Method != http.MethodHead && sw.status < 300 && !strings.HasSuffix(rest, ".search")
+	h.app.shared.tokens.Touch(name, changed)
+	h.observe(r, name, op, sw.status, start)
+	return nil
+}
+
+// observe logs a request and records its metrics. Logs carry the tenant,
+// operation, status and duration: never a body, a token or a user's data.
+func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, status int, start time.Time) {
+	d := time.Since(start)
+	code := fmt.Sprint(status)
+	h.metrics.requests.WithLabelValues(tenant, op.resource, r.Method, code).Inc()
+	h.metrics.duration.WithLabelValues(tenant, op.resource, r.Method).Observe(d.Seconds())
+	level := zap.DebugLevel
+	switch {
+	case status >= 500:
+		level = zap.ErrorLevel
+	case status == http.StatusUnauthorized:
+		level = zap.WarnLevel
+	case op.write:
+		level = zap.InfoLevel
+	}
+	if ce := h.logger.Check(level, "scim request"); ce != nil {
+		ce.Write(zap.String("tenant", tenant), zap.String("operation", op.name),
+			zap.Int("status", status), zap.Duration("duration", d))
+	}
+}
+
+// operationInfo names what a request does, for logs and metrics.
+type operationInfo struct {
+	name     string // e.g. "create User", "patch Group", "list Users"
+	resource string // "Users", "Groups", "discovery", or "" when unknown
+	write    bool
+}
+
+func operation(method, rest string) operationInfo {
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	var endpoint, id string
+	if len(segs) > 1 {
+		endpoint = segs[1]
+	}
+	if len(segs) > 2 {
+		id = segs[2]
+	}
+	res := endpoint
+	switch strings.ToLower(endpoint) {
+	case "users":
+		res = "Users"
+	case "groups":
+		res = "Groups"
+	case "schemas", "resourcetypes", "serviceproviderconfig":
+		return operationInfo{name: "discovery", resource: "discovery"}
+	case ".search":
+		return operationInfo{name: "search", resource: "search"}
+	default:
+		return operationInfo{name: method + " unknown", resource: "other"}
+	}
+	single := strings.TrimSuffix(res, "s")
+	switch {
+	case id == ".search":
+		return operationInfo{name: "search " + res, resource: res}
+	case id == "" && method == http.MethodGet:
+		return operationInfo{name: "list " + res, resource: res}
+	case id == "" && method == http.MethodPost:
+		return operationInfo{name: "create " + single, resource: res, write: true}
+	case method == http.MethodGet:
+		return operationInfo{name: "get " + single, resource: res}
+	case method == http.MethodPut:
+		return operationInfo{name: "replace " + single, resource: res, write: true}
+	case method == http.MethodPatch:
+		return operationInfo{name: "patch " + single, resource: res, write: true}
+	case method == http.MethodDelete:
+		return operationInfo{name: "delete " + single, resource: res, write: true}
+	}
+	return operationInfo{name: method + " " + res, resource: res}
+}
+
+func reasonLabel(r tokens.Reason) string {
+	switch r {
+	case tokens.Missing:
+		return "missing"
+	case tokens.Revoked:
+		return "revoked"
+	case tokens.Expired:
+		return "expired"
+	}
+	return "invalid"
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// writeError writes a SCIM error response.
+func writeError(w http.ResponseWriter, e *scimerr.Error) {
+	b, _ := json.Marshal(e.Body())
+	w.Header().Set("Content-Type", server.MediaType)
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
+
+func zapTenant(t string) zap.Field { return zap.String("tenant", t) }
+
+func zapTokenID(id string) zap.Field { return zap.String("token_id", id) }
