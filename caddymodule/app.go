@@ -51,6 +51,8 @@ type App struct {
 	logger *zap.Logger
 	shared *shared
 	reg    *registry
+	// released is set once Cleanup has given back the pooled state.
+	released bool
 }
 
 // registry holds the tenants the handlers of one config serve.
@@ -162,12 +164,14 @@ func (a *App) Start() error { return nil }
 func (a *App) Stop() error { return nil }
 
 // Cleanup releases this config's use of the store. It is safe after a
-// failed Provision and safe to call twice.
+// failed Provision and safe to call twice. The shared state stays
+// reachable: on a reload Caddy cleans up the old config while its last
+// requests may still be running, and the new config keeps the store open.
 func (a *App) Cleanup() error {
-	if a.shared == nil {
+	if a.shared == nil || a.released {
 		return nil
 	}
-	a.shared = nil
+	a.released = true
 	_, err := pool.Delete(a.StorageDir)
 	return err
 }

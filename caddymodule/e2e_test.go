@@ -1,0 +1,447 @@
+package caddymodule
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// The end-to-end tests run Caddy in this process from a Caddyfile, over
+// real TLS from Caddy's internal CA, and talk to it as an IdP and as an
+// operator would. Only one Caddy config runs per process, so they run one
+// at a time.
+
+// skew moves the clock of tokens and the store.
+var skew atomic.Int64
+
+func advance(d time.Duration) { skew.Add(int64(d)) }
+
+type instance struct {
+	t         *testing.T
+	admin     string // host:port of the admin API
+	site      string // host:port of the HTTPS site
+	client    *http.Client
+	storage   string
+	caddyfile string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCaddy runs a Caddyfile whose {ADMIN}, {SITE} and {STORAGE} are
+// replaced by free ports and a temporary directory.
+func startCaddy(t *testing.T, caddyfile string) *instance {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_DATA_HOME", home+"/data")
+	t.Setenv("XDG_CONFIG_HOME", home+"/config")
+	skew.Store(0)
+	prev := now
+	now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	in := &instance{
+		t:       t,
+		admin:   fmt.Sprintf("localhost:%d", freePort(t)),
+		site:    fmt.Sprintf("localhost:%d", freePort(t)),
+		storage: t.TempDir(),
+	}
+	in.caddyfile = caddyfile
+	in.load(caddyfile)
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping caddy: %v", err)
+		}
+		now = prev
+	})
+	in.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: in.rootCAs()},
+		ForceAttemptHTTP2: true,
+	}}
+	// The certificate is issued in the background; wait for it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := in.client.Get("https://" + in.site + "/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the site never served TLS: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return in
+}
+
+// load adapts and runs a Caddyfile, replacing the running config.
+func (in *instance) load(caddyfile string) {
+	in.t.Helper()
+	body := strings.NewReplacer("{ADMIN}", in.admin, "{SITE}", in.site, "{STORAGE}", in.storage).Replace(caddyfile)
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(body), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		in.t.Fatalf("adapting: %v", err)
+	}
+	for _, w := range warnings {
+		in.t.Logf("adapt warning: %s", w)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		in.t.Fatalf("loading config: %v", err)
+	}
+}
+
+func (in *instance) rootCAs() *x509.CertPool {
+	in.t.Helper()
+	var ca struct {
+		Root string `json:"root_certificate"`
+	}
+	in.adminJSON(in.t, "GET", "/pki/ca/local", 200, &ca)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(ca.Root)) {
+		in.t.Fatal("no root certificate from the internal CA")
+	}
+	return pool
+}
+
+func (in *instance) adminJSON(t *testing.T, method, path string, want int, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+in.admin+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("admin %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("admin %s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("admin %s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+func (in *instance) token(t *testing.T, tenant string) Credentials {
+	t.Helper()
+	var c Credentials
+	in.adminJSON(t, "POST", "/scim/tenants/"+tenant+"/token", 200, &c)
+	return c
+}
+
+func (in *instance) status(t *testing.T, tenant string) TenantStatus {
+	t.Helper()
+	var st TenantStatus
+	in.adminJSON(t, "GET", "/scim/tenants/"+tenant, 200, &st)
+	return st
+}
+
+// scim sends a SCIM request with a bearer token ("" for none).
+func (in *instance) scim(t *testing.T, method, path, token, body string) (int, http.Header, map[string]any) {
+	t.Helper()
+	status, h, m, err := in.try(method, path, token, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status, h, m
+}
+
+func (in *instance) try(method, path, token, body string) (int, http.Header, map[string]any, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "https://"+in.site+path, rd)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/scim+json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return resp.StatusCode, resp.Header, nil, fmt.Errorf("body is not JSON: %q", b)
+		}
+	}
+	return resp.StatusCode, resp.Header, m, nil
+}
+
+const e2eCaddyfile = `{
+	admin {ADMIN}
+	storage file_system {STORAGE}/caddy
+	local_certs
+	skip_install_trust
+	auto_https disable_redirects
+	scim {
+		storage_dir {STORAGE}
+		flush_interval 1h
+	}
+}
+
+{SITE} {
+	scim {
+		tenant acme {
+			rotation_overlap 1h
+		}
+		tenant globex {
+			token_validity 30d
+		}
+	}
+	respond "not scim" 404
+}
+`
+
+func TestEndToEnd(t *testing.T) {
+	in := startCaddy(t, e2eCaddyfile)
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s","active":true}`
+
+	t.Run("status before any token creates none", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			st := in.status(t, "acme")
+			if st.Token != nil || len(st.Warnings) != 1 || st.Warnings[0].Code != "token_missing" {
+				t.Fatalf("status: %+v", st)
+			}
+		}
+	})
+
+	t.Run("no token", func(t *testing.T) {
+		status, h, body := in.scim(t, "GET", "/scim/v2/acme/Users", "", "")
+		if status != 401 || body["status"] != "401" || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
+			t.Fatalf("%d %v %v", status, h.Get("WWW-Authenticate"), body)
+		}
+		if h.Get("Content-Type") != "application/scim+json" {
+			t.Errorf("content type %q", h.Get("Content-Type"))
+		}
+	})
+
+	acme := in.token(t, "acme")
+	globex := in.token(t, "globex")
+	var uid string
+
+	t.Run("generate and use", func(t *testing.T) {
+		if acme.TenantURL != "https://"+in.site+"/scim/v2/acme" {
+			t.Errorf("tenant_url %q", acme.TenantURL)
+		}
+		if d := acme.ExpiresAt.Sub(time.Now()); d < 364*24*time.Hour || d > 366*24*time.Hour {
+			t.Errorf("acme token expires in %v, want a year", d)
+		}
+		if d := globex.ExpiresAt.Sub(time.Now()); d < 29*24*time.Hour || d > 31*24*time.Hour {
+			t.Errorf("globex token expires in %v, want 30 days", d)
+		}
+		status, h, body := in.scim(t, "POST", "/scim/v2/acme/Users", acme.Token, fmt.Sprintf(user, "bjensen@example.com"))
+		if status != 201 {
+			t.Fatalf("create: %d %v", status, body)
+		}
+		uid = body["id"].(string)
+		if h.Get("Location") != acme.TenantURL+"/Users/"+uid {
+			t.Errorf("Location %q", h.Get("Location"))
+		}
+		if status, _, body = in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, acme.Token, ""); status != 200 || body["userName"] != "bjensen@example.com" {
+			t.Errorf("read back: %d %v", status, body)
+		}
+	})
+
+	t.Run("tenant isolation", func(t *testing.T) {
+		status, _, body := in.scim(t, "GET", "/scim/v2/globex/Users/"+uid, acme.Token, "")
+		if status != 401 {
+			t.Fatalf("acme token on globex: %d %v", status, body)
+		}
+		if strings.Contains(fmt.Sprint(body), "acme") || strings.Contains(fmt.Sprint(body), "bjensen") {
+			t.Errorf("401 body reveals something: %v", body)
+		}
+		if status, _, body = in.scim(t, "GET", "/scim/v2/globex/Users/"+uid, globex.Token, ""); status != 404 {
+			t.Errorf("acme's user through globex: %d %v", status, body)
+		}
+		if status, _, body = in.scim(t, "GET", "/scim/v2/globex/Users", globex.Token, ""); status != 200 || body["totalResults"] != float64(0) {
+			t.Errorf("globex list: %d %v", status, body)
+		}
+	})
+
+	t.Run("unknown tenant and other paths", func(t *testing.T) {
+		status, _, body := in.scim(t, "GET", "/scim/v2/initech/Users", acme.Token, "")
+		if status != 404 || body["status"] != "404" {
+			t.Errorf("unknown tenant: %d %v", status, body)
+		}
+		resp, err := in.client.Get("https://" + in.site + "/somewhere/else")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || string(b) != "not scim" {
+			t.Errorf("non-SCIM path did not reach the next handler: %d %q", resp.StatusCode, b)
+		}
+	})
+
+	t.Run("regenerate with overlap", func(t *testing.T) {
+		advance(time.Minute)
+		next := in.token(t, "acme")
+		for _, tok := range []string{acme.Token, next.Token} {
+			if status, _, body := in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, tok, ""); status != 200 {
+				t.Errorf("inside the overlap: %d %v", status, body)
+			}
+		}
+		st := in.status(t, "acme")
+		if len(st.Overlapping) != 1 {
+			t.Errorf("status during overlap: %+v", st)
+		}
+		advance(time.Hour + time.Second)
+		status, _, body := in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, acme.Token, "")
+		if status != 401 || !strings.Contains(body["detail"].(string), "newest token") {
+			t.Errorf("old token after the overlap: %d %v", status, body)
+		}
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, next.Token, ""); status != 200 {
+			t.Errorf("new token: %d", status)
+		}
+		// globex has no overlap: regenerating revokes at once.
+		nextG := in.token(t, "globex")
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/globex/Users", globex.Token, ""); status != 401 {
+			t.Errorf("old globex token: %d", status)
+		}
+		globex = nextG
+		acme = next
+	})
+
+	t.Run("status and warnings", func(t *testing.T) {
+		st := in.status(t, "acme")
+		if st.LastRequest == nil || st.LastChange == nil || len(st.Warnings) != 0 {
+			t.Fatalf("after use: %+v", st)
+		}
+		var all []TenantStatus
+		in.adminJSON(t, "GET", "/scim/tenants", 200, &all)
+		if len(all) != 2 || all[0].Tenant != "acme" || all[1].Tenant != "globex" {
+			t.Errorf("tenants: %+v", all)
+		}
+		// globex's 30-day token: 17 days later it is about to expire.
+		advance(17 * 24 * time.Hour)
+		if st := in.status(t, "globex"); !hasWarning(st, "token_expiring") {
+			t.Errorf("14 days before expiry: %+v", st.Warnings)
+		}
+		advance(14 * 24 * time.Hour)
+		if st := in.status(t, "globex"); !hasWarning(st, "token_expired") {
+			t.Errorf("after expiry: %+v", st.Warnings)
+		}
+		status, _, body := in.scim(t, "GET", "/scim/v2/globex/Users", globex.Token, "")
+		if status != 401 || !strings.Contains(body["detail"].(string), "expired on") {
+			t.Errorf("expired token: %d %v", status, body)
+		}
+		// acme was last used 31 days ago; 30 more and it is idle.
+		advance(30 * 24 * time.Hour)
+		if st := in.status(t, "acme"); !hasWarning(st, "idle") {
+			t.Errorf("after 61 days without a request: %+v", st.Warnings)
+		}
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users", acme.Token, ""); status != 200 {
+			t.Fatal(status)
+		}
+		if st := in.status(t, "acme"); hasWarning(st, "idle") {
+			t.Errorf("still idle after a request: %+v", st.Warnings)
+		}
+	})
+
+	t.Run("reload during a stream of requests", func(t *testing.T) {
+		reloadUnderLoad(t, in, acme.Token)
+	})
+}
+
+func hasWarning(st TenantStatus, code string) bool {
+	for _, w := range st.Warnings {
+		if w.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// reloadUnderLoad sends creates and reads from two clients while the
+// config is reloaded several times, then checks that no request failed and
+// every acknowledged user is there.
+func reloadUnderLoad(t *testing.T, in *instance, token string) {
+	_, _, before := in.scim(t, "GET", "/scim/v2/acme/Users?count=0", token, "")
+	base := int(before["totalResults"].(float64))
+	stop := make(chan struct{})
+	var created, failed atomic.Int64
+	var failures sync.Map
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"userName":"reload-%d-%d@example.com"}`, w, i)
+				status, _, m, err := in.try("POST", "/scim/v2/acme/Users", token, body)
+				if err != nil || status != 201 {
+					failed.Add(1)
+					failures.Store(fmt.Sprintf("create %d-%d", w, i), fmt.Sprint(status, err, m))
+					continue
+				}
+				created.Add(1)
+				id := m["id"].(string)
+				if status, _, m, err := in.try("GET", "/scim/v2/acme/Users/"+id, token, ""); err != nil || status != 200 {
+					failed.Add(1)
+					failures.Store(fmt.Sprintf("read %d-%d", w, i), fmt.Sprint(status, err, m))
+				}
+			}
+		}(w)
+	}
+	variants := []string{
+		strings.Replace(in.caddyfile, "tenant globex {", "tenant initech\n\t\ttenant globex {", 1),
+		in.caddyfile,
+		strings.Replace(in.caddyfile, `respond "not scim" 404`, `respond "still not scim" 404`, 1),
+	}
+	for i := 0; i < 6; i++ {
+		time.Sleep(150 * time.Millisecond)
+		in.load(variants[i%len(variants)])
+	}
+	time.Sleep(150 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	failures.Range(func(k, v any) bool {
+		t.Errorf("%s failed: %s", k, v)
+		return true
+	})
+	if created.Load() < 20 {
+		t.Errorf("only %d creates went through during the reloads", created.Load())
+	}
+	_, _, after := in.scim(t, "GET", "/scim/v2/acme/Users?count=0", token, "")
+	if got := int(after["totalResults"].(float64)); got != base+int(created.Load()) {
+		t.Errorf("%d users after %d acknowledged creates on top of %d", got, created.Load(), base)
+	}
+	t.Logf("%d creates, %d failures across 6 reloads", created.Load(), failed.Load())
+}
+
