@@ -34,7 +34,7 @@ func TestOperation(t *testing.T) {
 		{http.MethodPatch, "acme/Groups/e9e30dba", "patch Group", "Groups", true},
 		{http.MethodDelete, "acme/Groups/e9e30dba", "delete Group", "Groups", true},
 		{http.MethodPost, "acme/Groups/.search", "search Groups", "Groups", false},
-		// Endpoint names are case-insensitive (RFC 7644 §3.1 clients vary).
+		// Endpoint names match whatever their case.
 		{http.MethodGet, "acme/users", "list Users", "Users", false},
 		{http.MethodGet, "acme/GROUPS/x", "get Group", "Groups", false},
 		{http.MethodGet, "acme/Users/", "list Users", "Users", false},

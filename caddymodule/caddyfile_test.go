@@ -225,9 +225,9 @@ func compactJSON(v any) string {
 	return string(b)
 }
 
-// TestJSONDiff checks that the fixture comparison ignores key order and
+// TestAdaptJSONDiff checks that the fixture comparison ignores key order and
 // whitespace and names the paths that differ.
-func TestJSONDiff(t *testing.T) {
+func TestAdaptJSONDiff(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 		diff            []string

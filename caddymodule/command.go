@@ -33,30 +33,41 @@ expiry, last IdP request and change, and warnings. It never creates a token.
 Both print JSON with --json. The admin address comes from --address, or from
 the config given with --config / --adapter, or defaults to localhost:2019.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			token := &cobra.Command{
-				Use:   "token --tenant <name> [--out <file>] [--json]",
-				Short: "Generates (or regenerates) a tenant's bearer token",
-				Args:  cobra.NoArgs,
-				RunE:  runToken,
-			}
-			token.Flags().String("tenant", "", "the tenant (required)")
-			token.Flags().String("out", "", "write the credentials to this file instead of printing them")
-			status := &cobra.Command{
-				Use:   "status [--tenant <name>] [--json]",
-				Short: "Shows tenant status: token expiry, last access, warnings",
-				Args:  cobra.NoArgs,
-				RunE:  runStatus,
-			}
-			status.Flags().String("tenant", "", "show only this tenant")
-			for _, c := range []*cobra.Command{token, status} {
-				c.Flags().Bool("json", false, "print JSON")
-				c.Flags().String("address", "", "the admin API address")
-				c.Flags().StringP("config", "c", "", "config file to read the admin address from")
-				c.Flags().StringP("adapter", "a", "", "name of the config adapter for --config")
-				cmd.AddCommand(c)
-			}
+			cmd.AddCommand(tokenCommand(), statusCommand())
 		},
 	})
+}
+
+func tokenCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "token --tenant <name> [--out <file>] [--json]",
+		Short: "Generates (or regenerates) a tenant's bearer token",
+		Args:  cobra.NoArgs,
+		RunE:  runToken,
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	c.Flags().String("out", "", "write the credentials to this file instead of printing them")
+	adminFlags(c)
+	return c
+}
+
+func statusCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "status [--tenant <name>] [--json]",
+		Short: "Shows tenant status: token expiry, last access, warnings",
+		Args:  cobra.NoArgs,
+		RunE:  runStatus,
+	}
+	c.Flags().String("tenant", "", "show only this tenant")
+	adminFlags(c)
+	return c
+}
+
+func adminFlags(c *cobra.Command) {
+	c.Flags().Bool("json", false, "print JSON")
+	c.Flags().String("address", "", "the admin API address")
+	c.Flags().StringP("config", "c", "", "config file to read the admin address from")
+	c.Flags().StringP("adapter", "a", "", "name of the config adapter for --config")
 }
 
 func adminAddress(cmd *cobra.Command) (string, error) {

@@ -1,13 +1,16 @@
 package caddymodule
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,9 +210,16 @@ const e2eCaddyfile = `{
 		storage_dir {STORAGE}
 		flush_interval 1h
 	}
+	log {
+		output file {STORAGE}/caddy.log
+		level DEBUG
+	}
 }
 
 {SITE} {
+	log {
+		output file {STORAGE}/access.log
+	}
 	scim {
 		tenant acme {
 			rotation_overlap 1h
@@ -247,6 +257,25 @@ func TestEndToEnd(t *testing.T) {
 
 	acme := in.token(t, "acme")
 	globex := in.token(t, "globex")
+	secrets := []string{acme.Token, globex.Token}
+	defer func() {
+		// Whatever happened, no token reached a log.
+		for _, f := range []string{"caddy.log", "access.log"} {
+			b, err := os.ReadFile(in.storage + "/" + f)
+			if err != nil || len(b) == 0 {
+				t.Errorf("reading %s: %v (%d bytes)", f, err, len(b))
+				continue
+			}
+			for _, s := range secrets {
+				if strings.Contains(string(b), s) || strings.Contains(string(b), strings.TrimPrefix(s, "scim_")) {
+					t.Errorf("%s contains a token", f)
+				}
+			}
+		}
+		if b, _ := os.ReadFile(in.storage + "/caddy.log"); !strings.Contains(string(b), `"operation":"create User"`) {
+			t.Error("the request log lacks the operation")
+		}
+	}()
 	var uid string
 
 	t.Run("generate and use", func(t *testing.T) {
@@ -307,6 +336,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("regenerate with overlap", func(t *testing.T) {
 		advance(time.Minute)
 		next := in.token(t, "acme")
+		secrets = append(secrets, next.Token)
 		for _, tok := range []string{acme.Token, next.Token} {
 			if status, _, body := in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, tok, ""); status != 200 {
 				t.Errorf("inside the overlap: %d %v", status, body)
@@ -326,6 +356,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		// globex has no overlap: regenerating revokes at once.
 		nextG := in.token(t, "globex")
+		secrets = append(secrets, nextG.Token)
 		if status, _, _ := in.scim(t, "GET", "/scim/v2/globex/Users", globex.Token, ""); status != 401 {
 			t.Errorf("old globex token: %d", status)
 		}
@@ -369,9 +400,82 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("cli", func(t *testing.T) {
+		out := t.TempDir() + "/acme.json"
+		text := runCLI(t, tokenCommand(), "--tenant", "acme", "--out", out, "--address", in.admin)
+		if !strings.Contains(text, "Wrote the credentials of tenant acme") {
+			t.Errorf("token --out said %q", text)
+		}
+		fi, err := os.Stat(out)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("credentials file: %v %v", fi, err)
+		}
+		var creds Credentials
+		raw, _ := os.ReadFile(out)
+		if err := json.Unmarshal(raw, &creds); err != nil || creds.TenantURL != "https://"+in.site+"/scim/v2/acme" {
+			t.Fatalf("credentials file: %s", raw)
+		}
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users", creds.Token, ""); status != 200 {
+			t.Errorf("the downloaded token does not work: %d", status)
+		}
+		acme = creds
+		secrets = append(secrets, creds.Token)
+		text = runCLI(t, tokenCommand(), "--tenant", "globex", "--address", in.admin)
+		if !strings.Contains(text, "Tenant URL:  https://"+in.site+"/scim/v2/globex") || !strings.Contains(text, "Token:       scim_") {
+			t.Errorf("token output: %s", text)
+		}
+		text = runCLI(t, statusCommand(), "--address", in.admin)
+		if !strings.Contains(text, "Tenant:        acme") || !strings.Contains(text, "Tenant:        globex") {
+			t.Errorf("status output: %s", text)
+		}
+		var st TenantStatus
+		if err := json.Unmarshal([]byte(runCLI(t, statusCommand(), "--tenant", "acme", "--json", "--address", in.admin)), &st); err != nil || st.Tenant != "acme" || st.Token == nil {
+			t.Errorf("status --json: %+v %v", st, err)
+		}
+		if err := runCLIErr(tokenCommand(), "--tenant", "initech", "--address", in.admin); err == nil || !strings.Contains(err.Error(), "not enabled") {
+			t.Errorf("token for an unknown tenant: %v", err)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + in.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`caddy_scim_requests_total{code="201",method="POST",resource="Users",tenant="acme"}`,
+			`caddy_scim_auth_failures_total{reason="expired",tenant="globex"}`,
+			`caddy_scim_request_duration_seconds_bucket{method="GET",resource="Users",tenant="acme"`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+
 	t.Run("reload during a stream of requests", func(t *testing.T) {
 		reloadUnderLoad(t, in, acme.Token)
 	})
+}
+
+func runCLI(t *testing.T, c *cobra.Command, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	c.SetOut(&out)
+	c.SetArgs(args)
+	if err := c.Execute(); err != nil {
+		t.Fatalf("%s %v: %v", c.Name(), args, err)
+	}
+	return out.String()
+}
+
+func runCLIErr(c *cobra.Command, args ...string) error {
+	c.SetOut(io.Discard)
+	c.SetErr(io.Discard)
+	c.SetArgs(args)
+	return c.Execute()
 }
 
 func hasWarning(st TenantStatus, code string) bool {
@@ -444,4 +548,3 @@ func reloadUnderLoad(t *testing.T, in *instance, token string) {
 	}
 	t.Logf("%d creates, %d failures across 6 reloads", created.Load(), failed.Load())
 }
-
