@@ -212,6 +212,10 @@ func findHandler(routes caddyhttp.RouteList, h *Handler, host string) (string, b
 		if hh == "" {
 			hh = hostOf(rt.MatcherSetsRaw)
 		}
+		if hh == "" {
+			// A provisioned route keeps its loaded matchers only.
+			hh = loadedHost(rt.MatcherSets)
+		}
 		for _, mh := range rt.Handlers {
 			switch x := mh.(type) {
 			case *Handler:
@@ -246,6 +250,26 @@ func hostOf(sets caddyhttp.RawMatcherSets) string {
 	return ""
 }
 
+func loadedHost(sets caddyhttp.MatcherSets) string {
+	for _, set := range sets {
+		for _, m := range set {
+			var hosts []string
+			switch x := m.(type) {
+			case *caddyhttp.MatchHost:
+				hosts = *x
+			case caddyhttp.MatchHost:
+				hosts = x
+			}
+			for _, h := range hosts {
+				if !strings.Contains(h, "*") && !strings.Contains(h, "{") {
+					return h
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // origin renders scheme://host[:port] for a host on a server.
 func origin(srv *caddyhttp.Server, host string) string {
 	scheme := "https"
@@ -257,7 +281,7 @@ func origin(srv *caddyhttp.Server, host string) string {
 	}
 	port := ""
 	if len(srv.Listen) > 0 {
-		if addr, err := caddy.ParseNetworkAddress(srv.Listen[0]); err == nil {
+		if addr, err := caddy.ParseNetworkAddress(srv.Listen[0]); err == nil && !addr.IsUnixNetwork() && addr.StartPort != 0 {
 			port = fmt.Sprint(addr.StartPort)
 		}
 	}

@@ -2,27 +2,31 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("scim", parseDirective)
+	// RegisterDirective rather than RegisterHandlerDirective: the latter
+	// would read a path argument ("scim /custom/prefix") as a matcher.
+	httpcaddyfile.RegisterDirective("scim", parseDirective)
 	// SCIM authenticates with its own bearer tokens, so it goes before
 	// basic_auth and forward_auth, which would refuse an IdP.
 	httpcaddyfile.RegisterDirectiveOrder("scim", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterGlobalOption("scim", parseGlobalOption)
 }
 
-func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	var handler Handler
-	err := handler.UnmarshalCaddyfile(h.Dispenser)
-	return &handler, err
+	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return h.NewRoute(nil, &handler), nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -44,6 +48,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		h.Prefix = d.Val()
+		if !strings.HasPrefix(h.Prefix, "/") {
+			return d.Errf("scim takes a path prefix such as /scim/v2, not %q; it needs no matcher (it only answers under its prefix)", h.Prefix)
+		}
 		if d.NextArg() {
 			return d.ArgErr()
 		}

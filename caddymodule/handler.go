@@ -122,6 +122,9 @@ func (h *Handler) Validate() error {
 		if !tenantName.MatchString(name) {
 			return fmt.Errorf("tenant name %q: use 1 to 64 letters, digits, dots, dashes and underscores", name)
 		}
+		if t == nil {
+			continue
+		}
 		if t.TokenValidity < 0 || t.RotationOverlap < 0 {
 			return fmt.Errorf("tenant %s: durations cannot be negative", name)
 		}
