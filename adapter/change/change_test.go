@@ -18,7 +18,7 @@ func TestDiff(t *testing.T) {
 		"emails": []any{map[string]any{"value": "b@example.com"}},
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"department": "E", "costCenter": "C"},
 		"urn:example:custom:1.0:User":                                map[string]any{"badge": "7"},
-		"count": json.Number("1"),
+		"count":                                                      json.Number("1"),
 	}
 	want := []string{
 		"emails", "title",

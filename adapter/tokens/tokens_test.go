@@ -34,7 +34,7 @@ func (r *recording) SaveAccess(ctx context.Context, a map[string]tokens.Access) 
 
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time           { return c.t }
+func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func setup(t *testing.T) (*tokens.Manager, *recording, *clock, *store.Badger) {
