@@ -87,8 +87,9 @@ type hit struct {
 
 func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant string, rt *schema.ResourceType, typ byte, q Query, start, count int, page *Page) error {
 	var sortAttr *schema.Attribute
+	var sortHolder string
 	if q.SortBy != nil {
-		sortAttr = sortAttribute(rt, *q.SortBy)
+		sortAttr, sortHolder = sortAttribute(rt, *q.SortBy)
 	}
 	edges := q.Filter != nil && ((typ == tUser && mentions(q.Filter, "groups")) || (typ == tGroup && mentions(q.Filter, "members")))
 	var hits []hit
@@ -107,7 +108,7 @@ func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant strin
 		}
 		h := hit{id: id}
 		if q.SortBy != nil {
-			h.key = sortKey(rt, sortAttr, *q.SortBy, res)
+			h.key = sortKey(sortAttr, sortHolder, *q.SortBy, res)
 		} else {
 			// Unsorted: results are in id (creation) order, so only the
 			// page's window needs its resource kept.
@@ -227,24 +228,42 @@ func (s *Badger) attachEdges(txn *badger.Txn, tenant string, typ byte, id string
 	return nil
 }
 
-// sortAttribute resolves the definition of a sortBy path, or nil for
-// attributes the schema does not define.
-func sortAttribute(rt *schema.ResourceType, p filter.Path) *schema.Attribute {
-	urn, name := p.URN, p.Attr
-	a := rt.Attr(urn, name)
+// sortAttribute resolves the definition of a sortBy path and the key of
+// the object that holds it ("" for the core schema, or an extension's
+// URN). An unprefixed name not in the core schema is looked up in the
+// extensions, as filters do. Attributes the schema does not define resolve
+// to a nil definition in the core object.
+func sortAttribute(rt *schema.ResourceType, p filter.Path) (*schema.Attribute, string) {
+	urn := ""
+	if p.URN != "" {
+		if s := rt.SchemaFor(p.URN); s != nil && s != rt.Schema {
+			urn = s.ID
+		} else if s == nil {
+			urn = p.URN
+		}
+	}
+	a := rt.Attr(urn, p.Attr)
+	if a == nil && p.URN == "" {
+		for _, e := range rt.Extensions {
+			if a = e.Schema.Attr(p.Attr); a != nil {
+				urn = e.Schema.ID
+				break
+			}
+		}
+	}
 	if a != nil && p.Sub != "" {
 		a = a.Sub(p.Sub)
 	}
-	return a
+	return a, urn
 }
 
 // sortKey extracts the value a resource sorts by (RFC 7644 §3.4.2.3): for a
 // multi-valued attribute, the primary value or else the first. Strings of
 // caseExact=false attributes are folded.
-func sortKey(rt *schema.ResourceType, a *schema.Attribute, p filter.Path, res map[string]any) any {
+func sortKey(a *schema.Attribute, holder string, p filter.Path, res map[string]any) any {
 	var v any = res
-	if p.URN != "" && rt.Extension(p.URN) != nil {
-		v = res[rt.Extension(p.URN).ID]
+	if holder != "" {
+		v = field(res, holder)
 	}
 	v = field(v, p.Attr)
 	if arr, ok := v.([]any); ok {

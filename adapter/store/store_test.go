@@ -314,6 +314,16 @@ func TestSort(t *testing.T) {
 	if got := names(list(t, s, schema.User, Query{SortBy: path("username"), Descending: true, Count: 2, StartIndex: 2})); !reflect.DeepEqual(got, []string{"carol", "bob"}) {
 		t.Errorf("descending page 2 = %v", got)
 	}
+	// Extension attributes sort by value, with or without their URN.
+	for i, n := range []string{"9", "10", "2"} {
+		mustCreate(t, s, tenant, schema.User, user(fmt.Sprintf("emp%d", i), schema.EnterpriseUserURN, map[string]any{"employeeNumber": n, "department": "D"}))
+	}
+	for _, by := range []string{"employeeNumber", schema.EnterpriseUserURN + ":employeeNumber"} {
+		got := names(list(t, s, schema.User, Query{Filter: parse(t, `department eq "D"`), SortBy: path(by), Count: 10}))
+		if !reflect.DeepEqual(got, []string{"emp1", "emp2", "emp0"}) {
+			t.Errorf("sortBy %s = %v (employeeNumber is a string: \"10\" < \"2\" < \"9\")", by, got)
+		}
+	}
 	// Unassigned values sort last.
 	if got := names(list(t, s, schema.User, Query{SortBy: path("name.familyName"), Count: 1})); !reflect.DeepEqual(got, []string{"dave"}) {
 		t.Errorf("by familyName = %v", got)
