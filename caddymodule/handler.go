@@ -299,12 +299,7 @@ func writeError(w http.ResponseWriter, e *scimerr.Error) {
 	_, _ = w.Write(b)
 }
 
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+func clip(s string) string { return scimerr.Clip(s, 64) }
 
 // Interface guards
 var (

@@ -2,7 +2,6 @@ package filter
 
 import (
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 )
@@ -62,18 +61,8 @@ func (e *SyntaxError) As(target any) bool {
 // never echoes more than about 60 bytes of what the client sent.
 const maxEcho = 28
 
-// clip returns s shortened to at most maxEcho bytes on a rune boundary, with
-// an ellipsis when something was cut.
-func clip(s string) string {
-	if len(s) <= maxEcho {
-		return s
-	}
-	n := maxEcho
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+// clip shortens input repeated in an error message to maxEcho bytes.
+func clip(s string) string { return scimerr.Clip(s, maxEcho) }
 
 // quote returns s clipped and quoted for an error message.
 func quote(s string) string {

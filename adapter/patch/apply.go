@@ -49,7 +49,7 @@ func Apply(ctx context.Context, rt *schema.ResourceType, res map[string]any, ops
 	if len(ops) > MaxOperations {
 		return nil, tooManyOps(len(ops))
 	}
-	a := &applier{ctx: ctx, rt: rt, res: deepCopyMap(res), members: members}
+	a := &applier{ctx: ctx, rt: rt, res: schema.CopyMap(res), members: members}
 	if m := rt.Schema.Attr("members"); m != nil && m.MultiValued && m.Type == schema.Complex {
 		a.membersAttr = m
 	}
@@ -181,7 +181,7 @@ func assigned(v any) bool {
 func (a *applier) pathless(op string, value any) error {
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerr.BadRequest(scimerr.InvalidValue, "%s without a path needs a JSON object of attributes as its value; got %s (RFC 7644 §3.5.2)", op, describe(value))
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s without a path needs a JSON object of attributes as its value; got %s (RFC 7644 §3.5.2)", op, schema.Describe(value))
 	}
 	a.inValue = true
 	defer func() { a.inValue = false }()
@@ -362,7 +362,7 @@ func (a *applier) wholeExtension(op string, ext *schema.Schema, value any) error
 	}
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerr.BadRequest(scimerr.InvalidValue, "%s must be a JSON object of its attributes; got %s", ext.ID, describe(value))
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s must be a JSON object of its attributes; got %s", ext.ID, schema.Describe(value))
 	}
 	saved := a.inValue
 	a.inValue = true

@@ -72,7 +72,7 @@ func runCases(t *testing.T, cases []patchCase) {
 // which Normalize drops as read-only, are compared as they are.
 func checkCanonical(t *testing.T, rt *schema.ResourceType, res map[string]any) {
 	t.Helper()
-	n, err := rt.Normalize(deepCopyMap(res))
+	n, err := rt.Normalize(schema.CopyMap(res))
 	if err != nil {
 		t.Fatalf("the result is not a valid %s: %v\n%s", rt.Name, err, mustJSON(res))
 	}

@@ -3,6 +3,7 @@ package patch
 import (
 	"strings"
 
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 )
 
@@ -45,7 +46,7 @@ func (a *applier) wholeCustom(op, key string, value any) error {
 	}
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return scimerr.BadRequest(scimerr.InvalidValue, "%s is a schema extension; its value must be a JSON object; got %s", clip(key), describe(value))
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s is a schema extension; its value must be a JSON object; got %s", clip(key), schema.Describe(value))
 	}
 	for _, k := range sortedKeys(obj) {
 		if err := a.customOp(op, customTarget{key: key, attr: k}, obj[k]); err != nil {
@@ -90,7 +91,7 @@ func (a *applier) customOp(op string, ct customTarget, value any) error {
 	if k == "" {
 		k = ct.attr
 	}
-	v := deepCopy(value)
+	v := schema.CopyValue(value)
 	if ct.sub != "" {
 		m, _ := ext[k].(map[string]any)
 		if m == nil {

@@ -60,7 +60,7 @@ func FuzzApply(f *testing.F) {
 			rt  *schema.ResourceType
 			res map[string]any
 		}{{schema.User, user}, {schema.Group, group}} {
-			before := deepCopyMap(tc.res)
+			before := schema.CopyMap(tc.res)
 			r, err := Apply(context.Background(), tc.rt, tc.res, req.Operations, &fakeMembers{list: current})
 			if !reflect.DeepEqual(before, tc.res) {
 				t.Fatalf("Apply modified its input")

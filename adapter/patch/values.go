@@ -158,7 +158,7 @@ func (a *applier) multiOp(op string, t *target, c map[string]any, value any) err
 	old, _ := c[t.attr.Name].([]any)
 	var snapshot any
 	if t.attr.EffectiveMutability() == schema.Immutable && len(old) > 0 {
-		snapshot = deepCopy(old)
+		snapshot = schema.CopyValue(old)
 	}
 	list := append([]any(nil), old...)
 	var err error
@@ -378,7 +378,7 @@ func create(t *target, list []any, value any) ([]any, error) {
 	} else {
 		obj, ok := value.(map[string]any)
 		if !ok {
-			return nil, scimerr.BadRequest(scimerr.InvalidValue, "the value for %s must be a JSON object; got %s", t.text, describe(value))
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "the value for %s must be a JSON object; got %s", t.text, schema.Describe(value))
 		}
 		for k, v := range obj {
 			if canonical := subKey(t.attr, k); canonical != "" {
@@ -399,7 +399,7 @@ func create(t *target, list []any, value any) ([]any, error) {
 // of a complex attribute: one JSON object.
 func elementValue(t *target, value any) (any, error) {
 	if _, ok := value.(map[string]any); !ok && value != nil {
-		return nil, scimerr.BadRequest(scimerr.InvalidValue, "the value for %s must be a JSON object; got %s", t.text, describe(value))
+		return nil, scimerr.BadRequest(scimerr.InvalidValue, "the value for %s must be a JSON object; got %s", t.text, schema.Describe(value))
 	}
 	return schema.NormalizeElement(t.attr, value, t.attr.Name)
 }

@@ -250,7 +250,7 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be an xsd:dateTime such as 2026-01-02T15:04:05Z; got %q", path, s)
 		}
 	}
-	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be of type %s; got %s", path, a.Type, describe(v))
+	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be of type %s; got %s", path, a.Type, Describe(v))
 }
 
 func normalizeComplex(a *Attribute, v any, path string) (any, error) {
@@ -285,7 +285,7 @@ func normalizeComplex(a *Attribute, v any, path string) (any, error) {
 			return map[string]any{"value": x}, nil
 		}
 	}
-	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be a JSON object; got %s", path, describe(v))
+	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be a JSON object; got %s", path, Describe(v))
 }
 
 // ParseBool parses "true" and "false" in any case, as Entra ID sends them.
@@ -329,8 +329,11 @@ func toNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-func describe(v any) string {
+// Describe names the JSON type of v for an error detail.
+func Describe(v any) string {
 	switch v.(type) {
+	case nil:
+		return "null"
 	case string:
 		return "a string"
 	case bool:
@@ -358,4 +361,31 @@ func (rt *ResourceType) CheckRequired(res map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// CopyMap returns a deep copy of a resource or object in generic JSON form.
+func CopyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = CopyValue(v)
+	}
+	return out
+}
+
+// CopyValue returns a deep copy of a generic JSON value.
+func CopyValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return CopyMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = CopyValue(e)
+		}
+		return out
+	}
+	return v
 }

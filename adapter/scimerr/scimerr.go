@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ErrorSchema is the URN of the SCIM error response (RFC 7644 §3.12).
@@ -106,4 +107,18 @@ func From(err error) *Error {
 		return e
 	}
 	return &Error{Status: http.StatusInternalServerError, Detail: "the server could not complete the request; it has been logged"}
+}
+
+// Clip shortens client-supplied text that a detail repeats to at most max
+// bytes, on a rune boundary, with an ellipsis when something was cut. A
+// detail never echoes a whole request back.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -163,50 +163,57 @@ func (q *request) logSkipped(rt *schema.ResourceType, id string, skipped []strin
 	}
 }
 
-func (q *request) create(rt *schema.ResourceType) {
+// written is a POST or PUT body, read and checked, with the projection of
+// the response.
+type written struct {
+	proj       *projection
+	res        map[string]any
+	members    []patch.Member
+	hasMembers bool
+}
+
+// readWritten reads and checks a POST or PUT body.
+func (q *request) readWritten(rt *schema.ResourceType) (*written, error) {
 	p, err := q.queryProjection(rt)
 	if err != nil {
-		q.fail(err)
-		return
+		return nil, err
 	}
 	body, err := q.readObject()
 	if err != nil {
-		q.fail(err)
-		return
+		return nil, err
 	}
-	res, members, _, err := q.prepare(rt, body)
+	res, members, hasMembers, err := q.prepare(rt, body)
+	if err != nil {
+		return nil, err
+	}
+	return &written{proj: p, res: res, members: members, hasMembers: hasMembers}, nil
+}
+
+func (q *request) create(rt *schema.ResourceType) {
+	in, err := q.readWritten(rt)
 	if err != nil {
 		q.fail(err)
 		return
 	}
-	out, err := q.cfg.Store.Create(q.ctx, q.tenant, rt, res, members)
+	out, err := q.cfg.Store.Create(q.ctx, q.tenant, rt, in.res, in.members)
 	if err != nil {
 		q.fail(err)
 		return
 	}
 	q.logSkipped(rt, out.Resource["id"].(string), out.SkippedMembers)
-	q.respond(http.StatusCreated, rt, out.Resource, p)
+	q.respond(http.StatusCreated, rt, out.Resource, in.proj)
 }
 
 // replace is PUT (RFC 7644 §3.5.1): the body replaces every writable
 // attribute. Read-only attributes in the body are ignored, so Okta's
 // `"groups": []` never touches memberships (fixture okta-wizard-put).
 func (q *request) replace(rt *schema.ResourceType, id string) {
-	p, err := q.queryProjection(rt)
+	in, err := q.readWritten(rt)
 	if err != nil {
 		q.fail(err)
 		return
 	}
-	body, err := q.readObject()
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	res, members, hasMembers, err := q.prepare(rt, body)
-	if err != nil {
-		q.fail(err)
-		return
-	}
+	res := in.res
 	out, err := q.cfg.Store.Update(q.ctx, q.tenant, rt, id, func(cur map[string]any, _ patch.Members) (map[string]any, *patch.MemberDelta, error) {
 		if err := checkImmutable(rt, cur, res); err != nil {
 			return nil, nil, err
@@ -215,8 +222,8 @@ func (q *request) replace(rt *schema.ResourceType, id string) {
 		next["meta"] = cur["meta"]
 		next["id"] = cur["id"]
 		var delta *patch.MemberDelta
-		if hasMembers {
-			delta = &patch.MemberDelta{Clear: true, Add: members}
+		if in.hasMembers {
+			delta = &patch.MemberDelta{Clear: true, Add: in.members}
 		}
 		return next, delta, nil
 	})
@@ -225,7 +232,7 @@ func (q *request) replace(rt *schema.ResourceType, id string) {
 		return
 	}
 	q.logSkipped(rt, id, out.SkippedMembers)
-	q.respond(http.StatusOK, rt, out.Resource, p)
+	q.respond(http.StatusOK, rt, out.Resource, in.proj)
 }
 
 // checkImmutable refuses a PUT that changes an immutable attribute that

@@ -209,9 +209,4 @@ func (q *request) methodNotAllowed(allow string) {
 }
 
 // clip shortens client-supplied text quoted back in an error detail.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+func clip(s string) string { return scimerr.Clip(s, 64) }

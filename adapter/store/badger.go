@@ -180,17 +180,11 @@ func checkTenant(tenant string) error {
 }
 
 func notFound(rt *schema.ResourceType, id string) error {
-	if len(id) > 64 {
-		id = id[:64] + "…"
-	}
-	return scimerr.NotFound("%s %q not found", rt.Name, id)
+	return scimerr.NotFound("%s %q not found", rt.Name, scimerr.Clip(id, 64))
 }
 
 func conflict(rt *schema.ResourceType, attr, value string) error {
-	if len(value) > 128 {
-		value = value[:128] + "…"
-	}
-	return scimerr.Conflict("%s %s %q is already taken; %s must be unique (case-insensitively)", rt.Name, attr, value, attr)
+	return scimerr.Conflict("%s %s %q is already taken; %s must be unique (case-insensitively)", rt.Name, attr, scimerr.Clip(value, 128), attr)
 }
 
 // writer carries one write transaction and the journal events it emits.
@@ -388,7 +382,7 @@ func (s *Badger) Create(ctx context.Context, tenant string, rt *schema.ResourceT
 	}
 	var out *WriteResult
 	err = s.write(ctx, tenant, func(w *writer) error {
-		res := copyMap(data)
+		res := schema.CopyMap(data)
 		stamp(rt, res, id.String(), w.now.Format(time.RFC3339Nano), w.now, w.nextSeq())
 		if err := w.indexChanges(typ, rt, res["id"].(string), nil, res); err != nil {
 			return err
@@ -514,7 +508,7 @@ func (s *Badger) Update(ctx context.Context, tenant string, rt *schema.ResourceT
 		if err != nil {
 			return err
 		}
-		next, delta, err := fn(copyMap(cur), txnMembers{w.txn, tenant, id})
+		next, delta, err := fn(schema.CopyMap(cur), txnMembers{w.txn, tenant, id})
 		if err != nil {
 			return err
 		}
@@ -533,7 +527,7 @@ func (s *Badger) Update(ctx context.Context, tenant string, rt *schema.ResourceT
 		if len(changed) == 0 && len(added) == 0 && len(removed) == 0 {
 			return errNoChange
 		}
-		next = copyMap(next)
+		next = schema.CopyMap(next)
 		created, _ := cur["meta"].(map[string]any)["created"].(string)
 		stamp(rt, next, id, created, w.now, w.nextSeq())
 		if err := w.indexChanges(typ, rt, id, cur, next); err != nil {
@@ -905,31 +899,6 @@ func (s *Badger) Journal(ctx context.Context, tenant string, after uint64, limit
 		return nil
 	})
 	return out, err
-}
-
-func copyMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = copyValue(v)
-	}
-	return out
-}
-
-func copyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return copyMap(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = copyValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 // badgerLogger routes Badger's logs through zap; Badger's info messages are
