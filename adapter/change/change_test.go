@@ -70,3 +70,57 @@ func TestForUserKinds(t *testing.T) {
 		t.Errorf("group rename: %+v", ev)
 	}
 }
+
+func TestFlatten(t *testing.T) {
+	res := map[string]any{
+		"schemas":  []any{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"meta":     map[string]any{"version": `W/"1"`},
+		"userName": "bjensen", "active": false,
+		"name": map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
+		"emails": []any{
+			map[string]any{"value": "home@example.com", "type": "home"},
+			map[string]any{"value": "work@example.com", "type": "work", "primary": true},
+		},
+		"addresses": []any{map[string]any{"type": "work", "locality": "Oslo", "postalCode": "0150"}},
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{
+			"department": "Sales", "manager": map[string]any{"value": "m-1"},
+		},
+		"urn:example:custom:1.0:User": map[string]any{"badge": json.Number("42"), "tags": []any{"a", "b"}},
+	}
+	want := map[string]string{
+		"userName":                             "bjensen",
+		"active":                               "false",
+		"name.givenName":                       "Barbara",
+		"name.familyName":                      "Jensen",
+		"emails.value":                         "work@example.com",
+		"emails.type":                          "work",
+		"emails.primary":                       "true",
+		`emails[type eq "home"].value`:         "home@example.com",
+		`emails[type eq "home"].type`:          "home",
+		`emails[type eq "work"].value`:         "work@example.com",
+		`emails[type eq "work"].type`:          "work",
+		`emails[type eq "work"].primary`:       "true",
+		"addresses.type":                       "work",
+		"addresses.locality":                   "Oslo",
+		"addresses.postalCode":                 "0150",
+		`addresses[type eq "work"].type`:       "work",
+		`addresses[type eq "work"].locality`:   "Oslo",
+		`addresses[type eq "work"].postalCode`: "0150",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":    "Sales",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value": "m-1",
+		"urn:example:custom:1.0:User:badge":                                        "42",
+		"urn:example:custom:1.0:User:tags":                                         "a",
+	}
+	if got := Flatten(res); !reflect.DeepEqual(got, want) {
+		for _, k := range Keys(got) {
+			if got[k] != want[k] {
+				t.Errorf("%s = %q, want %q", k, got[k], want[k])
+			}
+		}
+		for _, k := range Keys(want) {
+			if _, ok := got[k]; !ok {
+				t.Errorf("missing %s", k)
+			}
+		}
+	}
+}
