@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,12 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //		tenant <name> {
 //			token_validity   <duration>
 //			rotation_overlap <duration>
+//			backend <pharos|hpinsights|keepnet> {
+//				<setting> <value...>
+//			}
+//			backend exec <path> [<args...>] {
+//				<setting> <value...>
+//			}
 //		}
 //	}
 //
@@ -136,6 +143,16 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 			} else {
 				t.RotationOverlap = caddy.Duration(dur)
 			}
+		case "backend":
+			if t.Backend != nil {
+				return d.Err("a tenant has one backend")
+			}
+			b, err := unmarshalBackend(d)
+			if err != nil {
+				return err
+			}
+			t.Backend = b
+			continue
 		default:
 			return d.Errf("unrecognized tenant option %q", opt)
 		}
@@ -200,3 +217,55 @@ var (
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler = (*App)(nil)
 )
+
+// unmarshalBackend reads "backend <name> { … }" or
+// "backend exec <path> [<args…>] { … }". Each line of the block becomes a
+// settings key: one value a string, several an array of strings, no value
+// "true"; a key on several lines an array of those.
+func unmarshalBackend(d *caddyfile.Dispenser) (*BackendConfig, error) {
+	if !d.NextArg() {
+		return nil, d.Err("backend needs a name: pharos, hpinsights, keepnet, or exec <path>")
+	}
+	b := &BackendConfig{Name: d.Val()}
+	if b.Name == "exec" {
+		if !d.NextArg() {
+			return nil, d.Err("backend exec needs the path of the plugin binary")
+		}
+		b.Path = d.Val()
+		b.Args = d.RemainingArgs()
+	} else if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	settings := map[string]any{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		args := d.RemainingArgs()
+		var v any
+		switch len(args) {
+		case 0:
+			v = "true"
+		case 1:
+			v = args[0]
+		default:
+			v = args
+		}
+		prev, seen := settings[key]
+		if !seen {
+			settings[key] = v
+			continue
+		}
+		list, isList := prev.([]any)
+		if !isList {
+			list = []any{prev}
+		}
+		settings[key] = append(list, v)
+	}
+	if len(settings) > 0 {
+		raw, err := json.Marshal(settings)
+		if err != nil {
+			return nil, d.Errf("backend settings: %v", err)
+		}
+		b.Settings = raw
+	}
+	return b, nil
+}

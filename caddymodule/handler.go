@@ -66,6 +66,24 @@ type Tenant struct {
 	// a new one is generated, so the IdP can be updated without a failed
 	// sync. Defaults to 0: regenerating revokes the old token at once.
 	RotationOverlap caddy.Duration `json:"rotation_overlap,omitempty"`
+	// Backend receives the tenant's changes. Without one, changes are
+	// committed and journaled but go nowhere.
+	Backend *BackendConfig `json:"backend,omitempty"`
+}
+
+// BackendConfig names a tenant's backend plugin and its settings.
+type BackendConfig struct {
+	// Name is a built-in backend ("pharos", "hpinsights", "keepnet"), or
+	// "exec" for a vendor's plugin binary at Path.
+	Name string `json:"name"`
+	// Path is the plugin binary, for "exec". A relative path is relative
+	// to Caddy's working directory.
+	Path string `json:"path,omitempty"`
+	// Args are extra arguments for the plugin binary.
+	Args []string `json:"args,omitempty"`
+	// Settings is the backend's settings object, passed to it as JSON;
+	// the backend documents its keys and refuses unknown ones.
+	Settings json.RawMessage `json:"settings,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
