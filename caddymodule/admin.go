@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -12,8 +13,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
+	"github.com/caddy-scim/caddy-scim/adapter/delivery"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
 
 func init() {
@@ -56,6 +60,15 @@ func (a *adminAPI) Routes() []caddy.AdminRoute {
 type TenantStatus struct {
 	TenantURL string `json:"tenant_url"`
 	*tokens.Status
+	// Backend is the tenant's backend and its delivery, when it has one.
+	Backend *BackendStatus `json:"backend,omitempty"`
+}
+
+// BackendStatus describes a tenant's backend and how delivery to it goes.
+type BackendStatus struct {
+	Name     string          `json:"name"`
+	Version  string          `json:"version,omitempty"`
+	Delivery delivery.Status `json:"delivery"`
 }
 
 // Credentials is what token generation returns: the only time the token is
@@ -102,6 +115,8 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, st)
+	case len(segs) >= 3 && segs[0] == "tenants" && segs[2] != "token":
+		return a.backendRoute(w, r, app, segs[1], segs[2:])
 	case len(segs) == 3 && segs[0] == "tenants" && segs[2] == "token":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(http.MethodPost)
@@ -142,7 +157,144 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 	if err != nil {
 		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
-	return &TenantStatus{TenantURL: app.tenantURL(name), Status: st}, nil
+	out := &TenantStatus{TenantURL: app.tenantURL(name), Status: st}
+	if reg := app.tenant(name); reg != nil && reg.tenant.Backend != nil {
+		ds, err := app.shared.deliverer.Status(r.Context(), name)
+		if err != nil {
+			return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		}
+		bs := &BackendStatus{Name: reg.tenant.Backend.Name, Delivery: ds}
+		if h := app.shared.host(name); h != nil {
+			h.mu.Lock()
+			bs.Name, bs.Version = h.desc.Name, h.desc.Version
+			h.mu.Unlock()
+		}
+		out.Backend = bs
+		if ds.DeadLetters > 0 {
+			st.Warnings = append(st.Warnings, tokens.Warning{Code: "dead_letters",
+				Message: fmt.Sprintf("%d changes could not be applied by the backend; list them with 'caddy scim deadletters --tenant %s' and replay them once fixed", ds.DeadLetters, name)})
+		}
+		if ds.ConsecutiveFailures > 0 {
+			st.Warnings = append(st.Warnings, tokens.Warning{Code: "delivery_failing",
+				Message: fmt.Sprintf("delivery to the backend is failing (%d attempts, %d changes waiting): %s", ds.ConsecutiveFailures, ds.Lag, ds.LastError)})
+		}
+	}
+	return out, nil
+}
+
+// backendRoute serves /scim/tenants/{tenant}/backend, /actions/{name},
+// /deadletters and /deadletters/replay.
+func (a *adminAPI) backendRoute(w http.ResponseWriter, r *http.Request, app *App, tenant string, rest []string) error {
+	if app.tenant(tenant) == nil {
+		return unknownTenant(tenant)
+	}
+	h := app.shared.host(tenant)
+	switch {
+	case len(rest) == 1 && rest[0] == "backend":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(http.MethodGet)
+		}
+		if h == nil {
+			return noBackend(tenant)
+		}
+		resp, err := h.client().Inspect(r.Context(), &sdk.InspectRequest{})
+		if err != nil {
+			return backendError("inspecting", err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(resp.JSON)
+		return err
+	case len(rest) == 2 && rest[0] == "actions":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(http.MethodPost)
+		}
+		if h == nil {
+			return noBackend(tenant)
+		}
+		payload, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reading the action's payload: %w", err)}
+		}
+		resp, err := h.client().Action(r.Context(), &sdk.ActionRequest{Name: rest[1], Payload: payload})
+		if err != nil {
+			return backendError("running action "+rest[1], err)
+		}
+		app.logger.Info("backend action run", zapTenant(tenant), zap.String("action", rest[1]))
+		return writeJSON(w, http.StatusOK, ActionResult{Message: resp.Message, Result: resp.Result})
+	case len(rest) == 1 && rest[0] == "deadletters":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(http.MethodGet)
+		}
+		dl, err := app.shared.deliverer.DeadLetters(r.Context(), tenant)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		}
+		if dl == nil {
+			dl = []delivery.DeadLetter{}
+		}
+		return writeJSON(w, http.StatusOK, dl)
+	case len(rest) == 2 && rest[0] == "deadletters" && rest[1] == "replay":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(http.MethodPost)
+		}
+		var req ReplayRequest
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && err != io.EOF {
+				return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("the body must be {\"seqs\": [numbers]} or empty for all: %w", err)}
+			}
+		}
+		if len(req.Seqs) == 0 {
+			dl, err := app.shared.deliverer.DeadLetters(r.Context(), tenant)
+			if err != nil {
+				return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+			}
+			for _, d := range dl {
+				req.Seqs = append(req.Seqs, d.Event.Seq)
+			}
+		}
+		replayed, err := app.shared.deliverer.Replay(r.Context(), tenant, req.Seqs)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+		}
+		if replayed == nil {
+			replayed = []uint64{}
+		}
+		app.logger.Info("dead letters replayed", zapTenant(tenant), zap.Int("count", len(replayed)))
+		return writeJSON(w, http.StatusOK, ReplayResult{Replayed: replayed})
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no scim admin endpoint %s", r.URL.Path)}
+}
+
+// ActionResult is the answer to a backend action.
+type ActionResult struct {
+	Message string          `json:"message"`
+	Result  json.RawMessage `json:"result,omitempty"`
+}
+
+// ReplayRequest names the dead letters to replay by their sequence
+// numbers; empty means all.
+type ReplayRequest struct {
+	Seqs []uint64 `json:"seqs,omitempty"`
+}
+
+// ReplayResult lists the dead letters put back into the journal.
+type ReplayResult struct {
+	Replayed []uint64 `json:"replayed"`
+}
+
+func noBackend(tenant string) error {
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q has no backend configured", clip(tenant))}
+}
+
+// backendError maps a backend's typed error to an admin API status.
+func backendError(doing string, err error) error {
+	switch {
+	case errors.Is(err, sdk.ErrUnimplemented):
+		return caddy.APIError{HTTPStatus: http.StatusNotImplemented, Err: fmt.Errorf("%s: the backend does not offer this", doing)}
+	case sdk.IsInvalid(err):
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("%s: %w", doing, err)}
+	}
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", doing, err)}
 }
 
 func unknownTenant(name string) error {

@@ -17,8 +17,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-scim/caddy-scim/adapter/delivery"
 	"github.com/caddy-scim/caddy-scim/adapter/store"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
 
 func init() {
@@ -80,18 +82,23 @@ var pool = caddy.NewUsagePool()
 
 // shared is the state of one storage directory.
 type shared struct {
-	store  *store.Badger
-	tokens *tokens.Manager
-	logger *zap.Logger
-	stop   chan struct{}
-	done   chan struct{}
+	store     *store.Badger
+	tokens    *tokens.Manager
+	deliverer *delivery.Deliverer
+	logger    *zap.Logger
+	stop      chan struct{}
+	done      chan struct{}
+
+	hostsMu sync.Mutex
+	hosts   map[string]*pluginHost
 }
 
-// Destruct flushes access times and closes the store when the last config
-// using the directory is cleaned up.
+// Destruct stops delivery, flushes access times and closes the store when
+// the last config using the directory is cleaned up.
 func (s *shared) Destruct() error {
 	close(s.stop)
 	<-s.done
+	s.deliverer.Stop()
 	if err := s.tokens.Flush(context.Background()); err != nil {
 		s.logger.Error("saving access times", zap.Error(err))
 	}
@@ -143,9 +150,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 		s := &shared{
 			store:  st,
 			tokens: tokens.NewManager(st, func() time.Time { return now() }),
+			deliverer: delivery.New(st, delivery.Options{
+				IsInvalid: sdk.IsInvalid,
+				Logger:    logger.Named("delivery"),
+				Now:       func() time.Time { return now() },
+			}),
 			logger: logger,
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
+			hosts:  map[string]*pluginHost{},
+		}
+		if err := s.deliverer.Start(context.Background()); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("starting delivery: %w", err)
 		}
 		go s.flushLoop(every)
 		return s, nil

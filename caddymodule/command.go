@@ -1,16 +1,21 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-scim/caddy-scim/adapter/delivery"
 )
 
 func init() {
@@ -33,7 +38,7 @@ expiry, last IdP request and change, and warnings. It never creates a token.
 Both print JSON with --json. The admin address comes from --address, or from
 the config given with --config / --adapter, or defaults to localhost:2019.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), statusCommand())
+			cmd.AddCommand(tokenCommand(), statusCommand(), inspectCommand(), actionCommand(), deadLettersCommand())
 		},
 	})
 }
@@ -63,6 +68,138 @@ func statusCommand() *cobra.Command {
 	return c
 }
 
+func inspectCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "inspect --tenant <name>",
+		Short: "Prints a tenant's backend product store as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tenant, err := requiredTenant(cmd)
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := adminCall(cmd, http.MethodGet, "/scim/tenants/"+url.PathEscape(tenant)+"/backend", nil, &raw); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), raw)
+		},
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	adminFlags(c)
+	return c
+}
+
+func actionCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "action --tenant <name> <action> [<file>|-]",
+		Short: "Runs a backend action, such as import-cards cards.csv",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tenant, err := requiredTenant(cmd)
+			if err != nil {
+				return err
+			}
+			var payload []byte
+			switch {
+			case len(args) == 2 && args[1] == "-":
+				payload, err = io.ReadAll(cmd.InOrStdin())
+			case len(args) == 2:
+				payload, err = os.ReadFile(args[1])
+			}
+			if err != nil {
+				return fmt.Errorf("reading the action's input: %w", err)
+			}
+			var res ActionResult
+			if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/actions/"+url.PathEscape(args[0]), payload, &res); err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return printJSON(cmd.OutOrStdout(), res)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), res.Message)
+			if len(res.Result) > 0 && string(res.Result) != "null" {
+				return printJSON(cmd.OutOrStdout(), res.Result)
+			}
+			return nil
+		},
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	adminFlags(c)
+	return c
+}
+
+func deadLettersCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "deadletters --tenant <name> [--replay all|<seq>,<seq>…]",
+		Short: "Lists the changes a backend refused, or replays them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tenant, err := requiredTenant(cmd)
+			if err != nil {
+				return err
+			}
+			base := "/scim/tenants/" + url.PathEscape(tenant) + "/deadletters"
+			asJSON, _ := cmd.Flags().GetBool("json")
+			if replay, _ := cmd.Flags().GetString("replay"); replay != "" {
+				var req ReplayRequest
+				if replay != "all" {
+					for _, f := range strings.Split(replay, ",") {
+						n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+						if err != nil {
+							return fmt.Errorf("--replay takes all or sequence numbers separated by commas, not %q", f)
+						}
+						req.Seqs = append(req.Seqs, n)
+					}
+				}
+				body, _ := json.Marshal(req)
+				var res ReplayResult
+				if err := adminCall(cmd, http.MethodPost, base+"/replay", body, &res); err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), res)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Replayed %d changes; they are delivered again with new sequence numbers.\n", len(res.Replayed))
+				return nil
+			}
+			var list []delivery.DeadLetter
+			if err := adminCall(cmd, http.MethodGet, base, nil, &list); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			printDeadLetters(cmd.OutOrStdout(), list)
+			return nil
+		},
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	c.Flags().String("replay", "", "replay these dead letters: all, or sequence numbers separated by commas")
+	adminFlags(c)
+	return c
+}
+
+func requiredTenant(cmd *cobra.Command) (string, error) {
+	tenant, _ := cmd.Flags().GetString("tenant")
+	if tenant == "" {
+		return "", fmt.Errorf("--tenant is required")
+	}
+	return tenant, nil
+}
+
+func printDeadLetters(w io.Writer, list []delivery.DeadLetter) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "No dead letters.")
+		return
+	}
+	for _, d := range list {
+		fmt.Fprintf(w, "seq %d  %s %s %s  (%d attempts, %s)\n    %s\n", d.Event.Seq, d.Event.Kind, d.Event.ResourceType, d.Event.ID,
+			d.Attempts, d.Time.Format(time.RFC3339), d.Error)
+	}
+	fmt.Fprintln(w, "Fix the cause (the backend's settings or the IdP's data), then replay with --replay all.")
+}
+
 func adminFlags(c *cobra.Command) {
 	c.Flags().Bool("json", false, "print JSON")
 	c.Flags().String("address", "", "the admin API address")
@@ -78,12 +215,16 @@ func adminAddress(cmd *cobra.Command) (string, error) {
 }
 
 // adminCall sends a request to the admin API and decodes its JSON answer.
-func adminCall(cmd *cobra.Command, method, path string, out any) error {
+func adminCall(cmd *cobra.Command, method, path string, body []byte, out any) error {
 	addr, err := adminAddress(cmd)
 	if err != nil {
 		return err
 	}
-	resp, err := caddycmd.AdminAPIRequest(addr, method, path, http.Header{"Accept": {"application/json"}}, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, method, path, http.Header{"Accept": {"application/json"}}, rd)
 	if err != nil {
 		return fmt.Errorf("asking the admin API at %s: %w", addr, err)
 	}
@@ -97,7 +238,7 @@ func runToken(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("--tenant is required")
 	}
 	var creds Credentials
-	if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/token", &creds); err != nil {
+	if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/token", nil, &creds); err != nil {
 		return err
 	}
 	asJSON, _ := cmd.Flags().GetBool("json")
@@ -122,11 +263,11 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 	var list []TenantStatus
 	if tenant != "" {
 		var one TenantStatus
-		if err := adminCall(cmd, http.MethodGet, "/scim/tenants/"+url.PathEscape(tenant), &one); err != nil {
+		if err := adminCall(cmd, http.MethodGet, "/scim/tenants/"+url.PathEscape(tenant), nil, &one); err != nil {
 			return err
 		}
 		list = []TenantStatus{one}
-	} else if err := adminCall(cmd, http.MethodGet, "/scim/tenants", &list); err != nil {
+	} else if err := adminCall(cmd, http.MethodGet, "/scim/tenants", nil, &list); err != nil {
 		return err
 	}
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
@@ -178,6 +319,10 @@ func printStatus(w io.Writer, list []TenantStatus) {
 			fmt.Fprintf(w, "Previous token %s still accepted until %s\n", o.ID, o.RevokedAt.Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "Last request:  %s\nLast change:   %s\n", when(st.LastRequest), when(st.LastChange))
+		if b := st.Backend; b != nil {
+			fmt.Fprintf(w, "Backend:       %s %s, delivered through %d of %d (%d waiting, %d dead letters)\n",
+				b.Name, b.Version, b.Delivery.Delivered, b.Delivery.Head, b.Delivery.Lag, b.Delivery.DeadLetters)
+		}
 		if len(st.Warnings) == 0 {
 			fmt.Fprintln(w, "Warnings:      none")
 		}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-scim/caddy-scim/adapter/delivery"
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 	"github.com/caddy-scim/caddy-scim/adapter/server"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
@@ -55,6 +58,10 @@ type Handler struct {
 	srv     *server.Server
 	logger  *zap.Logger
 	metrics *metrics
+	// backends are the running backends of this handler's tenants, and
+	// pluginKeys their usage-pool keys, released at Cleanup.
+	backends   map[string]*pluginHost
+	pluginKeys []string
 }
 
 // Tenant is the configuration of one tenant.
@@ -122,11 +129,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if err := h.startBackends(); err != nil {
+		return err
+	}
 	h.srv = server.New(server.Config{
-		Store:        h.app.shared.store,
+		Store:        delivery.Notifying(h.app.shared.store, h.app.shared.deliverer),
 		Logger:       h.logger,
 		MaxResults:   h.MaxResults,
 		MaxBodyBytes: h.MaxBodyBytes,
+		Validate:     h.validate,
 	})
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
@@ -156,12 +167,60 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// Cleanup unregisters the tenants. Safe after a partial Provision.
+// startBackends starts (or joins) the backend process of each tenant that
+// names one.
+func (h *Handler) startBackends() error {
+	h.backends = map[string]*pluginHost{}
+	for name, t := range h.Tenants {
+		if t.Backend == nil {
+			continue
+		}
+		cfg := *t.Backend
+		settings, err := resolveSettings(cfg.Settings)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", name, err)
+		}
+		cfg.Settings = settings
+		key := pluginKey(h.app.StorageDir, name, &cfg)
+		val, _, err := plugins.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return startPluginHost(h.app.shared, h.app.StorageDir, name, cfg, h.app.logger)
+		})
+		if err != nil {
+			return err
+		}
+		h.pluginKeys = append(h.pluginKeys, key)
+		h.backends[name] = val.(*pluginHost)
+	}
+	return nil
+}
+
+// validate enforces the attributes a tenant's backend requires, before
+// anything is committed, so the IdP gets a 400 it can show.
+func (h *Handler) validate(ctx context.Context, tenant string, rt *schema.ResourceType, res map[string]any) error {
+	host := h.backends[tenant]
+	if host == nil || rt != schema.User {
+		return nil
+	}
+	if path := missingRequired(host.required(), res); path != "" {
+		return requiredError(host.cfg.Name, path)
+	}
+	return nil
+}
+
+// Cleanup unregisters the tenants and releases their backends. Safe after
+// a partial Provision.
 func (h *Handler) Cleanup() error {
 	if h.app != nil {
 		h.app.unregister(h)
 	}
-	return nil
+	var errs []error
+	for _, k := range h.pluginKeys {
+		if _, err := plugins.Delete(k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	h.pluginKeys = nil
+	return errors.Join(errs...)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.

@@ -48,6 +48,13 @@ const (
 	pTenantToken byte = 'k'
 	// pAccess: v p tenant → access state JSON (last request, last change).
 	pAccess byte = 'a'
+	// pDelivery: v p tenant → delivery state JSON: the journal cursor (the
+	// last sequence handed to the backend) and the delivery counters.
+	pDelivery byte = 'd'
+	// pDeadLetter: v p tenant seq(8 bytes, big-endian) → dead letter JSON
+	// (the journal event, its error, attempts, time). The sequence is the
+	// event's original journal sequence.
+	pDeadLetter byte = 'l'
 )
 
 // Resource type bytes.
@@ -170,6 +177,18 @@ func tenantTokenKey(tenant string, hash []byte) []byte {
 // accessKey: v 'a' tenant.
 func accessKey(tenant string) []byte { return newKey(pAccess, tenant).bytes() }
 
+// deliveryKey: v 'd' tenant.
+func deliveryKey(tenant string) []byte { return newKey(pDelivery, tenant).bytes() }
+
+// deadLetterPrefix: v 'l' tenant — the prefix of a tenant's dead letters.
+func deadLetterPrefix(tenant string) []byte { return newKey(pDeadLetter, tenant).bytes() }
+
+// deadLetterKey: v 'l' tenant seq(8 bytes, big-endian), so a tenant's dead
+// letters iterate in journal order.
+func deadLetterKey(tenant string, seq uint64) []byte {
+	return newKey(pDeadLetter, tenant).u64(seq).bytes()
+}
+
 // parsedKey is the decoded form of a key, for the inverse of the
 // constructors above.
 type parsedKey struct {
@@ -228,14 +247,14 @@ func parseKey(key []byte) (parsedKey, error) {
 			return p, err
 		}
 		p.parts, rest = []string{a, string(rest)}, nil
-	case pJournal:
+	case pJournal, pDeadLetter:
 		if len(rest) != 8 {
 			return p, fmt.Errorf("key %x: bad sequence", key)
 		}
 		p.seq, rest = binary.BigEndian.Uint64(rest), nil
 	case pToken, pTenantToken:
 		p.parts, rest = []string{string(rest)}, nil
-	case pAccess:
+	case pAccess, pDelivery:
 	case pCleanup:
 		var g string
 		if g, rest, err = readStr(rest); err != nil {

@@ -595,6 +595,8 @@ func TestKeysRoundTrip(t *testing.T) {
 		{tokenKey([]byte("hash")), parsedKey{prefix: pToken, parts: []string{"hash"}}},
 		{tenantTokenKey("t", []byte("hash")), parsedKey{prefix: pTenantToken, tenant: "t", parts: []string{"hash"}}},
 		{accessKey("t"), parsedKey{prefix: pAccess, tenant: "t"}},
+		{deliveryKey("t"), parsedKey{prefix: pDelivery, tenant: "t"}},
+		{deadLetterKey("t", 1<<40+7), parsedKey{prefix: pDeadLetter, tenant: "t", seq: 1<<40 + 7}},
 	}
 	for _, tt := range tests {
 		got, err := parseKey(tt.key)
@@ -614,7 +616,7 @@ func TestKeysRoundTrip(t *testing.T) {
 	if strings.HasPrefix(string(resourcePrefix("ab", tUser)), string(resourcePrefix("a", tUser))) {
 		t.Error("tenant a's prefix covers tenant ab")
 	}
-	for _, bad := range [][]byte{nil, {2, 'r'}, {keyVersion, 'z', 1, 't'}, append(journalKey("t", 1), 0)} {
+	for _, bad := range [][]byte{nil, {2, 'r'}, {keyVersion, 'z', 1, 't'}, append(journalKey("t", 1), 0), append(deadLetterKey("t", 1), 0), append(deliveryKey("t"), 0)} {
 		if _, err := parseKey(bad); err == nil {
 			t.Errorf("parseKey(%x) accepted a malformed key", bad)
 		}

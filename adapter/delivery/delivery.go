@@ -1,0 +1,343 @@
+// Package delivery hands each tenant's change journal to the tenant's
+// backend: in order, at least once, with retries and backoff, and with
+// dead letters for events the backend keeps refusing.
+//
+// One Deliverer serves one store and every tenant in it. Each tenant with
+// a Target attached has a goroutine of its own that reads the journal after
+// the tenant's cursor in batches, applies them, and persists the cursor, so
+// a backend that is down delays only its own tenant and never the IdP's
+// requests: SCIM writes commit to the journal whether or not delivery keeps
+// up. A tenant without a Target waits; its backlog grows and Status shows
+// it.
+//
+// Delivery is at least once. A crash between a backend applying a batch
+// and the cursor being persisted sends the batch again, so backends skip
+// events whose Seq is at or below the last one they applied. Nothing is
+// skipped except by dead-lettering: an event the backend refuses as invalid
+// MaxInvalidAttempts times in a row is stored as a dead letter, in the same
+// transaction as the cursor moving past it, and delivery goes on with the
+// next one. Replay puts dead letters back into the journal, refreshed from
+// the tenant's current state.
+//
+// Run one Deliverer per store. Two over the same store (say, an old and a
+// new configuration overlapping) stay correct, as the cursor only moves
+// forward and backends skip what they have applied, but send events twice.
+//
+// The journal is kept whole: removing delivered entries (retention) is not
+// done here.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-scim/caddy-scim/adapter/change"
+	"github.com/caddy-scim/caddy-scim/adapter/patch"
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
+	"github.com/caddy-scim/caddy-scim/adapter/store"
+)
+
+// Target applies events to one tenant's backend.
+type Target interface {
+	// Apply applies events in order and returns the Seq of the last one
+	// applied; on error, the error is about the event after that one.
+	Apply(ctx context.Context, events []change.Event) (appliedThrough uint64, err error)
+}
+
+// TargetFunc adapts a function to a Target.
+type TargetFunc func(ctx context.Context, events []change.Event) (uint64, error)
+
+// Apply calls f.
+func (f TargetFunc) Apply(ctx context.Context, events []change.Event) (uint64, error) {
+	return f(ctx, events)
+}
+
+// Store is what delivery reads and writes: the resources and the journal,
+// and the delivery state kept next to them.
+type Store interface {
+	store.Store
+	store.DeliveryLog
+}
+
+var _ Store = (*store.Badger)(nil)
+
+// DeadLetter is a journal event delivery gave up on.
+type DeadLetter = store.DeadLetter
+
+// Defaults of Options.
+const (
+	// DefaultBatchSize is the default Options.BatchSize.
+	DefaultBatchSize = 100
+	// DefaultMinBackoff is the default Options.MinBackoff.
+	DefaultMinBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff is the default Options.MaxBackoff.
+	DefaultMaxBackoff = time.Minute
+	// DefaultMaxInvalidAttempts is the default Options.MaxInvalidAttempts.
+	DefaultMaxInvalidAttempts = 3
+	// DefaultPollInterval is the default Options.PollInterval.
+	DefaultPollInterval = 2 * time.Second
+)
+
+// Options configure a Deliverer. Zero values take the defaults.
+type Options struct {
+	// BatchSize is the most events handed to one Apply call.
+	BatchSize int
+	// MinBackoff is the wait after the first failed attempt; it doubles
+	// with each further failure, up to MaxBackoff, with random jitter.
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between attempts.
+	MaxBackoff time.Duration
+	// MaxInvalidAttempts is how many times in a row the backend may refuse
+	// an event as invalid before it is dead-lettered.
+	MaxInvalidAttempts int
+	// PollInterval is how often an idle tenant looks for new events
+	// without being notified; Notify wakes it at once.
+	PollInterval time.Duration
+	// IsInvalid classifies Apply errors: true means the event can never be
+	// applied as it is (it counts towards MaxInvalidAttempts), false means
+	// the backend is unavailable and the batch is retried with backoff.
+	// Nil treats every error as retryable, so nothing is ever
+	// dead-lettered; a host passes its backend SDK's classification.
+	IsInvalid func(error) bool
+	// Logger receives delivery's logs. Defaults to a no-op logger.
+	Logger *zap.Logger
+	// Now is the clock for recorded times; defaults to time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.MaxInvalidAttempts <= 0 {
+		o.MaxInvalidAttempts = DefaultMaxInvalidAttempts
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.IsInvalid == nil {
+		o.IsInvalid = func(error) bool { return false }
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Deliverer delivers the journals of all tenants of one store. Targets can
+// be attached, swapped and removed at any time, before or after Start.
+type Deliverer struct {
+	st   Store
+	opts Options
+	log  *zap.Logger
+
+	mu      sync.RWMutex
+	phase   phase
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers map[string]*worker
+	wg      sync.WaitGroup
+}
+
+type phase int
+
+const (
+	phaseNew phase = iota
+	phaseRunning
+	phaseStopped
+)
+
+// ErrStarted is returned by Start on a Deliverer that was started or
+// stopped before.
+var ErrStarted = errors.New("delivery: already started")
+
+// New returns a Deliverer over st. It delivers nothing before Start.
+func New(st Store, opts Options) *Deliverer {
+	opts = opts.withDefaults()
+	return &Deliverer{st: st, opts: opts, log: opts.Logger, workers: map[string]*worker{}}
+}
+
+// Start starts delivery for every tenant with a Target. Delivery runs
+// until Stop or until ctx is done.
+func (d *Deliverer) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.phase != phaseNew {
+		return ErrStarted
+	}
+	d.ctx, d.cancel = context.WithCancel(ctx)
+	d.phase = phaseRunning
+	for _, w := range d.workers {
+		d.startLocked(w)
+	}
+	return nil
+}
+
+// Stop stops delivery and waits until every tenant's goroutine has
+// returned. An Apply in flight is cancelled through its context; what the
+// backend reports as applied is still recorded. Stop is safe to call more
+// than once, and before Start.
+func (d *Deliverer) Stop() {
+	d.mu.Lock()
+	d.phase = phaseStopped
+	cancel := d.cancel
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	d.wg.Wait()
+}
+
+// Notify tells delivery that the tenant's journal has new events. It never
+// blocks; call it after every committed write.
+func (d *Deliverer) Notify(tenant string) {
+	d.mu.RLock()
+	w := d.workers[tenant]
+	d.mu.RUnlock()
+	if w != nil {
+		signal(w.notify)
+	}
+}
+
+// SetTarget attaches t as the tenant's backend, or replaces the one
+// attached: the host does so when a plugin process restarts. An Apply in
+// flight to the previous Target is cancelled, and a tenant waiting out a
+// backoff retries at once. A nil t removes the Target.
+func (d *Deliverer) SetTarget(tenant string, t Target) {
+	if t == nil {
+		d.RemoveTarget(tenant)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if w := d.workers[tenant]; w != nil {
+		w.setTarget(t)
+		return
+	}
+	w := newWorker(d, tenant, t)
+	d.workers[tenant] = w
+	if d.phase == phaseRunning {
+		d.startLocked(w)
+	}
+}
+
+// RemoveTarget detaches the tenant's backend and waits until its delivery
+// goroutine has returned. The tenant's events wait in the journal until a
+// Target is attached again.
+func (d *Deliverer) RemoveTarget(tenant string) {
+	d.mu.Lock()
+	w := d.workers[tenant]
+	delete(d.workers, tenant)
+	var cancel context.CancelFunc
+	if w != nil {
+		cancel = w.cancel
+	}
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-w.done
+	}
+}
+
+func (d *Deliverer) startLocked(w *worker) {
+	ctx, cancel := context.WithCancel(d.ctx)
+	w.cancel = cancel
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer cancel()
+		w.run(ctx)
+	}()
+}
+
+func (d *Deliverer) attached(tenant string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.workers[tenant] != nil
+}
+
+// backoff returns the wait after the nth consecutive failure: MinBackoff
+// doubled n-1 times, capped at MaxBackoff, then jittered down by up to a
+// half so that tenants failing together do not retry together.
+func (d *Deliverer) backoff(n int) time.Duration {
+	b := d.opts.MinBackoff
+	for i := 1; i < n && b < d.opts.MaxBackoff; i++ {
+		b *= 2
+	}
+	b = min(b, d.opts.MaxBackoff)
+	return b - rand.N(b/2+1)
+}
+
+// signal does a non-blocking send on a channel with a buffer of one.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Notifying returns a store.Store that calls d.Notify for the tenant after
+// every successful write to st, for hosts that do not call Notify
+// themselves.
+func Notifying(st store.Store, d *Deliverer) store.Store { return notifying{st, d} }
+
+type notifying struct {
+	store.Store
+	d *Deliverer
+}
+
+func (n notifying) Create(ctx context.Context, tenant string, rt *schema.ResourceType, data map[string]any, members []patch.Member) (*store.WriteResult, error) {
+	res, err := n.Store.Create(ctx, tenant, rt, data, members)
+	if err == nil {
+		n.d.Notify(tenant)
+	}
+	return res, err
+}
+
+func (n notifying) Update(ctx context.Context, tenant string, rt *schema.ResourceType, id string, fn store.UpdateFunc) (*store.WriteResult, error) {
+	res, err := n.Store.Update(ctx, tenant, rt, id, fn)
+	if err == nil && res.Changed {
+		n.d.Notify(tenant)
+	}
+	return res, err
+}
+
+func (n notifying) Delete(ctx context.Context, tenant string, rt *schema.ResourceType, id string) error {
+	err := n.Store.Delete(ctx, tenant, rt, id)
+	if err == nil {
+		n.d.Notify(tenant)
+	}
+	return err
+}
+
+// Log field keys.
+const (
+	keyTenant     = "tenant"
+	keySeq        = "seq"
+	keyThrough    = "applied_through"
+	keyFailures   = "failures"
+	keyBackoff    = "backoff"
+	keyAttempts   = "attempts"
+	keyKind       = "kind"
+	keyResourceID = "resource_id"
+	keyReplayed   = "replayed"
+)
+
+func fTenant(t string) zap.Field { return zap.String(keyTenant, t) }

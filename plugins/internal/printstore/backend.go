@@ -1,0 +1,222 @@
+package printstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/caddy-scim/caddy-scim/plugins/sdk"
+)
+
+// ActionImportCards is the name of the card import action.
+const ActionImportCards = "import-cards"
+
+// Product describes one print-management product to the shared store: its
+// name and what its users are keyed and described by.
+type Product[P any] struct {
+	// Name is the backend's short name, e.g. "pharos".
+	Name string
+	// Version is the backend's version.
+	Version string
+	// Description says what the backend provisions.
+	Description string
+	// KeyName names the product's user key in messages and in the header
+	// of an import file: "login", "email".
+	KeyName string
+	// RequiredUserAttributes are declared to the host in Describe.
+	RequiredUserAttributes []string
+	// MapUser maps a SCIM user to its product key and profile. It returns
+	// an Invalid error when the user cannot be represented, e.g. without
+	// the attribute the key comes from.
+	MapUser func(u *sdk.User) (key string, profile P, err error)
+}
+
+// Backend is a print product's store, driven through the sdk.Backend
+// methods. P is the product's user profile, stored as JSON.
+type Backend[P any] struct {
+	product Product[P]
+	// chunk is how many idempotent writes go into one transaction when a
+	// change or an import needs more than one.
+	chunk int
+
+	mu       sync.Mutex
+	db       *badger.DB
+	dir      string
+	settings Settings
+	last     uint64
+}
+
+// NewBackend returns an unconfigured backend for p.
+func NewBackend[P any](p Product[P]) *Backend[P] {
+	return &Backend[P]{product: p, chunk: 1000, settings: DefaultSettings()}
+}
+
+// errNotConfigured answers calls that need the store before Configure. It
+// is retried: the host configures a backend before it applies changes.
+var errNotConfigured = sdk.Unavailable("the backend is not configured yet")
+
+// Describe names the backend, its settings and its actions.
+func (b *Backend[P]) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{
+		Name:                   b.product.Name,
+		Version:                b.product.Version,
+		Description:            b.product.Description,
+		RequiredUserAttributes: append([]string(nil), b.product.RequiredUserAttributes...),
+		Settings:               SettingDocs(),
+		Actions: []sdk.ActionInfo{{
+			Name: ActionImportCards,
+			Description: fmt.Sprintf("Adds badge cards to users provisioned through SCIM. The payload is CSV with "+
+				"one %s,card pair a line (a header line is optional); it never creates users, and refuses a card "+
+				"that another user holds.", b.product.KeyName),
+		}},
+	}, nil
+}
+
+// Configure validates the settings and opens the product store in
+// req.DataDir. It may be called again with new settings; a different data
+// directory closes the old store first.
+func (b *Backend[P]) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("configuring %s: %w", b.product.Name, err)
+	}
+	if req.DataDir == "" {
+		return nil, sdk.Invalid("configuring %s: a data directory is required", b.product.Name)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.db != nil && b.dir != req.DataDir {
+		if err := b.closeLocked(); err != nil {
+			return nil, err
+		}
+	}
+	if b.db == nil {
+		db, last, err := openStore(req.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("configuring %s: %w", b.product.Name, err)
+		}
+		b.db, b.dir, b.last = db, req.DataDir, last
+	}
+	b.settings = s
+	return &sdk.ConfigureResponse{}, nil
+}
+
+// Close closes the product store. It is safe before Configure and safe to
+// call twice.
+func (b *Backend[P]) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closeLocked()
+}
+
+func (b *Backend[P]) closeLocked() error {
+	if b.db == nil {
+		return nil
+	}
+	err := b.db.Close()
+	b.db, b.dir, b.last = nil, "", 0
+	if err != nil {
+		return fmt.Errorf("closing %s store: %w", b.product.Name, err)
+	}
+	return nil
+}
+
+// Apply applies a batch of changes in order, skipping those at or below
+// the last sequence number recorded in the store.
+func (b *Backend[P]) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.db == nil {
+		return &sdk.ApplyResponse{}, errNotConfigured
+	}
+	return sdk.ApplyEach(req, func(c sdk.Change) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if c.Seq <= b.last {
+			return nil
+		}
+		if err := b.applyChange(c); err != nil {
+			return err
+		}
+		b.last = c.Seq
+		return nil
+	})
+}
+
+// Action runs an operator action; the only one is ActionImportCards.
+func (b *Backend[P]) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.ActionResponse, error) {
+	if req.Name != ActionImportCards {
+		return nil, sdk.Invalid("unknown action %q; %s offers %s", req.Name, b.product.Name, ActionImportCards)
+	}
+	rows, err := parseCardCSV(req.Payload, b.product.KeyName)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.db == nil {
+		return nil, errNotConfigured
+	}
+	return b.importCards(ctx, rows)
+}
+
+// openStore opens the Badger database in dir, checks its layout version
+// and reads the last applied sequence number.
+func openStore(dir string) (*badger.DB, uint64, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{hclog.Default().Named("badger")}).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(16 << 20).
+		WithCompactL0OnClose(true)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("opening store %s: %w", dir, err)
+	}
+	var last uint64
+	err = db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaLayoutKey)
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			if err := txn.Set(metaLayoutKey, []byte{layoutVersion}); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) != 1 || v[0] != layoutVersion {
+				return fmt.Errorf("store layout %v is not layout %d", v, layoutVersion)
+			}
+		}
+		last, err = lastSeq(txn)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, 0, fmt.Errorf("reading store %s: %w", dir, err)
+	}
+	return db, last, nil
+}
+
+// badgerLogger sends Badger's logs to the plugin's hclog logger, which the
+// host re-logs under the plugin's name. Badger's info messages are demoted
+// to debug.
+type badgerLogger struct{ l hclog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(logLine(f, a)) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(logLine(f, a)) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(logLine(f, a)) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(logLine(f, a)) }
+
+func logLine(f string, a []any) string { return strings.TrimRight(fmt.Sprintf(f, a...), "\n") }

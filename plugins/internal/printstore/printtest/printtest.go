@@ -1,0 +1,158 @@
+// Package printtest drives a print backend in its tests: a data directory
+// that outlives reopening the backend, changes numbered in order, card
+// imports, and the Inspect JSON decoded or compared with a golden file.
+package printtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/caddy-scim/caddy-scim/plugins/sdk"
+)
+
+// Backend is what a print backend implements.
+type Backend interface {
+	sdk.Backend
+	sdk.Inspector
+	sdk.Actioner
+	Close() error
+}
+
+// Harness drives one backend over one data directory. S is the type the
+// backend's Inspect JSON decodes into.
+type Harness[S any] struct {
+	// T is the test.
+	T *testing.T
+	// B is the backend currently open.
+	B Backend
+	// Dir is the data directory.
+	Dir string
+
+	newBackend func() Backend
+	seq        uint64
+}
+
+// New configures a backend with settings (JSON; empty for none) over a new
+// data directory. The backend is closed when the test ends.
+func New[S any](t *testing.T, newBackend func() Backend, settings string) *Harness[S] {
+	t.Helper()
+	h := &Harness[S]{T: t, Dir: t.TempDir(), newBackend: newBackend}
+	h.open(settings)
+	return h
+}
+
+func (h *Harness[S]) open(settings string) {
+	h.T.Helper()
+	b := h.newBackend()
+	req := &sdk.ConfigureRequest{Tenant: "acme", DataDir: h.Dir}
+	if settings != "" {
+		req.Settings = json.RawMessage(settings)
+	}
+	if _, err := b.Configure(context.Background(), req); err != nil {
+		h.T.Fatalf("configure: %v", err)
+	}
+	h.B = b
+	h.T.Cleanup(func() { b.Close() })
+}
+
+// Reopen closes the backend and configures a new one over the same data
+// directory, as after a restart.
+func (h *Harness[S]) Reopen(settings string) {
+	h.T.Helper()
+	if err := h.B.Close(); err != nil {
+		h.T.Fatalf("close: %v", err)
+	}
+	h.open(settings)
+}
+
+// Next returns the next sequence number.
+func (h *Harness[S]) Next() uint64 { h.seq++; return h.seq }
+
+// UserChange returns a user change with the next sequence number.
+func (h *Harness[S]) UserChange(kind sdk.Kind, u *sdk.User) sdk.Change {
+	return sdk.Change{Seq: h.Next(), Tenant: "acme", Kind: kind, User: u}
+}
+
+// GroupChange returns a group change with the next sequence number; the
+// members are user ids.
+func (h *Harness[S]) GroupChange(kind sdk.Kind, id, name string, members ...string) sdk.Change {
+	c := sdk.Change{Seq: h.Next(), Tenant: "acme", Kind: kind, Group: &sdk.Group{ID: id, DisplayName: name}}
+	for _, m := range members {
+		c.Members = append(c.Members, sdk.Member{ID: m, Type: "User"})
+	}
+	return c
+}
+
+// Apply applies changes as one batch.
+func (h *Harness[S]) Apply(changes ...sdk.Change) (*sdk.ApplyResponse, error) {
+	return h.B.Apply(context.Background(), &sdk.ApplyRequest{Tenant: "acme", Changes: changes})
+}
+
+// MustApply applies changes as one batch and fails the test on an error.
+func (h *Harness[S]) MustApply(changes ...sdk.Change) {
+	h.T.Helper()
+	if _, err := h.Apply(changes...); err != nil {
+		h.T.Fatalf("apply: %v", err)
+	}
+}
+
+// Import runs import-cards with csv.
+func (h *Harness[S]) Import(csv string) (*sdk.ActionResponse, error) {
+	return h.B.Action(context.Background(), &sdk.ActionRequest{Name: "import-cards", Payload: []byte(csv)})
+}
+
+// MustImport runs import-cards and fails the test on an error.
+func (h *Harness[S]) MustImport(csv string) *sdk.ActionResponse {
+	h.T.Helper()
+	resp, err := h.Import(csv)
+	if err != nil {
+		h.T.Fatalf("import-cards: %v", err)
+	}
+	return resp
+}
+
+// InspectJSON returns the backend's Inspect JSON.
+func (h *Harness[S]) InspectJSON() []byte {
+	h.T.Helper()
+	resp, err := h.B.Inspect(context.Background(), &sdk.InspectRequest{})
+	if err != nil {
+		h.T.Fatalf("inspect: %v", err)
+	}
+	return resp.JSON
+}
+
+// Inspect returns the backend's Inspect JSON decoded.
+func (h *Harness[S]) Inspect() S {
+	h.T.Helper()
+	var s S
+	if err := json.Unmarshal(h.InspectJSON(), &s); err != nil {
+		h.T.Fatalf("decoding inspect: %v", err)
+	}
+	return s
+}
+
+// Golden compares the indented Inspect JSON with the file at path, after
+// writing it there when update is set.
+func (h *Harness[S]) Golden(path string, update bool) {
+	h.T.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, h.InspectJSON(), "", "  "); err != nil {
+		h.T.Fatal(err)
+	}
+	buf.WriteByte('\n')
+	if update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			h.T.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		h.T.Errorf("inspect JSON differs from %s (run with -update to rewrite)\n got %s\nwant %s", path, buf.Bytes(), want)
+	}
+}

@@ -1,0 +1,5 @@
+// Package backendv1 is the Go code generated from backend.proto, version 1
+// of the protocol between the caddy-scim host and its backend plugins.
+// Only plugins/sdk imports it; regenerate it with go generate
+// ./plugins/proto (see package proto).
+package backendv1

@@ -1,0 +1,213 @@
+// Package sdktest tests caddy-scim backends in process, through a real gRPC
+// plugin connection, so a backend's own tests exercise the same
+// conversions and error translation as a plugin process does.
+//
+// Connect gives a test the host's client for a backend. Run checks that a
+// backend behaves as the host relies on; a backend's test suite calls it
+// once:
+//
+//	func TestConformance(t *testing.T) {
+//		sdktest.Run(t, func() sdk.Backend { return pharos.New() }, sdktest.Options{
+//			Settings: json.RawMessage(`{"site": "test"}`),
+//		})
+//	}
+//
+// SampleChanges is a realistic sequence of changes for a backend's own
+// tests.
+package sdktest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/caddy-scim/caddy-scim/plugins/sdk"
+)
+
+// Options configures Run.
+type Options struct {
+	// Settings is the JSON given to Configure.
+	Settings json.RawMessage
+}
+
+// Connect serves impl over an in-process gRPC plugin connection and returns
+// the host-side client; closed at test cleanup.
+func Connect(t testing.TB, impl sdk.Backend) *sdk.Client {
+	t.Helper()
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
+		sdk.PluginName: &sdk.BackendPlugin{Impl: impl},
+	})
+	// Closing the client also shuts the server down.
+	t.Cleanup(func() { _ = client.Close() })
+	raw, err := client.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatalf("dispensing the backend plugin: %v", err)
+	}
+	c, ok := raw.(*sdk.Client)
+	if !ok {
+		t.Fatalf("dispensing the backend plugin gave %T, not *sdk.Client", raw)
+	}
+	return c
+}
+
+// Run checks a backend's conformance: newBackend is called for a fresh
+// instance per check; each gets Configure with opts.Settings and its own
+// t.TempDir() as DataDir.
+//
+// Each check is a subtest that says in plain words what the backend did
+// wrong:
+//
+//   - describe: Describe returns a name and a version.
+//   - configure: Configure accepts opts.Settings.
+//   - idempotency: applying SampleChanges again, or an already applied
+//     part of them, changes nothing, and AppliedThrough is the last Seq
+//     of the batch each time.
+//   - ordering: the changes in one batch, in batches of one, and in
+//     overlapping batches give the same product store.
+//   - restart: a new instance on the same DataDir shows the same store and
+//     skips a re-sent batch: the last applied Seq is durable.
+//   - required-attributes: for each of Describe's RequiredUserAttributes, a
+//     user.created change lacking it fails with an Invalid error,
+//     AppliedThrough stops before it, and the changes after it are not
+//     applied.
+//   - error-typing: a change that can never be applied, and settings that
+//     lack a required setting, are refused with Invalid errors, which come
+//     back typed across gRPC.
+//
+// Checks that compare product stores need the backend to implement
+// sdk.Inspector, and are skipped when it does not. The stores are
+// compared as JSON values, so key order and spacing do not matter; make
+// Inspect's output deterministic (sorted lists, no timestamps of its own).
+//
+// When the backend implements io.Closer, the harness closes an instance
+// when its check ends, and before it starts a second instance on the same
+// DataDir.
+func Run(t *testing.T, newBackend func() sdk.Backend, opts Options) {
+	h := &harness{newBackend: newBackend, opts: opts}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) { c.run(t, h) })
+	}
+}
+
+// tenant is the tenant of the harness's changes and configurations.
+const tenant = "conformance"
+
+// callTimeout bounds each call the harness makes to a backend.
+const callTimeout = 30 * time.Second
+
+// harness holds what every check needs.
+type harness struct {
+	newBackend func() sdk.Backend
+	opts       Options
+}
+
+// instance is one configured backend behind a gRPC connection.
+type instance struct {
+	impl   sdk.Backend
+	client *sdk.Client
+	close  func()
+}
+
+// connect creates and connects a fresh backend, closed at test cleanup.
+func (h *harness) connect(t testing.TB) *instance {
+	t.Helper()
+	impl := h.newBackend()
+	if impl == nil {
+		t.Fatalf("newBackend returned nil")
+	}
+	inst := &instance{impl: impl, client: Connect(t, impl)}
+	var once sync.Once
+	inst.close = func() {
+		once.Do(func() {
+			if c, ok := impl.(io.Closer); ok {
+				if err := c.Close(); err != nil {
+					t.Errorf("Close of the backend failed: %v", err)
+				}
+			}
+		})
+	}
+	t.Cleanup(inst.close)
+	return inst
+}
+
+// start creates, connects and configures a fresh backend on dataDir.
+func (h *harness) start(t testing.TB, dataDir string) *instance {
+	t.Helper()
+	inst := h.connect(t)
+	ctx, cancel := callContext(t)
+	defer cancel()
+	_, err := inst.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: h.opts.Settings, DataDir: dataDir})
+	if err != nil {
+		t.Fatalf("Configure refused Options.Settings: %v", err)
+	}
+	return inst
+}
+
+// apply applies changes as one batch and fails the test on an error.
+func (inst *instance) apply(t testing.TB, changes []sdk.Change) uint64 {
+	t.Helper()
+	ctx, cancel := callContext(t)
+	defer cancel()
+	resp, err := inst.client.Apply(ctx, &sdk.ApplyRequest{Tenant: tenant, Changes: changes})
+	if err != nil {
+		t.Fatalf("Apply of the changes with Seq %s failed: %v", seqRange(changes), err)
+	}
+	return resp.AppliedThrough
+}
+
+// applyExpecting applies changes as one batch and reports an error unless
+// AppliedThrough is the last Seq of the batch.
+func (inst *instance) applyExpecting(t testing.TB, changes []sdk.Change, what string) {
+	t.Helper()
+	want := changes[len(changes)-1].Seq
+	if got := inst.apply(t, changes); got != want {
+		t.Errorf("%s (Seq %s): AppliedThrough is %d, want %d, the Seq of the batch's last change; "+
+			"a change skipped as already applied counts as applied", what, seqRange(changes), got, want)
+	}
+}
+
+// inspect returns the backend's store as indented JSON with sorted keys.
+func (inst *instance) inspect(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := callContext(t)
+	defer cancel()
+	resp, err := inst.client.Inspect(ctx, &sdk.InspectRequest{})
+	if err != nil {
+		t.Fatalf("Inspect failed: %v", err)
+	}
+	s, err := canonicalJSON(resp.JSON)
+	if err != nil {
+		t.Fatalf("Inspect returned JSON that does not parse: %v", err)
+	}
+	return s
+}
+
+// inspects reports whether the backend implements sdk.Inspector.
+func (inst *instance) inspects() bool {
+	_, ok := inst.impl.(sdk.Inspector)
+	return ok
+}
+
+// skipWithoutInspector skips the rest of a check that compares stores,
+// what it would have checked, when the backend is no sdk.Inspector.
+func skipWithoutInspector(t testing.TB, inst *instance, what string) {
+	t.Helper()
+	if !inst.inspects() {
+		t.Skip(noInspector(what))
+	}
+}
+
+// noInspector is the reason a check that compares stores is skipped.
+func noInspector(what string) string {
+	return "the backend does not implement sdk.Inspector, so the harness cannot see its store to check " + what
+}
+
+// callContext returns the context of one call to a backend.
+func callContext(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), callTimeout)
+}
