@@ -112,9 +112,23 @@ func (h *pluginHost) launch() (*sdk.Plugin, *sdk.DescribeResponse, error) {
 		p.Kill()
 		return nil, nil, fmt.Errorf("describing: %w", err)
 	}
-	if _, err := p.Backend().Configure(ctx, &sdk.ConfigureRequest{Tenant: h.tenant, Settings: h.cfg.Settings, DataDir: h.dataDir}); err != nil {
+	// A backend answers Unavailable while its data directory is still held
+	// by a process of a host that died a moment ago; wait that out. Invalid
+	// settings fail at once.
+	req := &sdk.ConfigureRequest{Tenant: h.tenant, Settings: h.cfg.Settings, DataDir: h.dataDir}
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+		_, err = p.Backend().Configure(ctx, req)
+		if err == nil || sdk.IsInvalid(err) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+	if err != nil {
 		p.Kill()
-		return nil, nil, fmt.Errorf("refused its settings: %w", err)
+		return nil, nil, fmt.Errorf("configuring: %w", err)
 	}
 	return p, desc, nil
 }

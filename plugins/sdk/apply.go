@@ -9,10 +9,10 @@ import "fmt"
 //
 //	func (b *backend) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
 //		return sdk.ApplyEach(req, func(c sdk.Change) error {
-//			if c.Seq <= b.lastApplied { // already applied: skip
-//				return nil
+//			if c.Seq <= b.store.LastSeq() {
+//				return nil // applied before: skip
 //			}
-//			return b.apply(ctx, c)
+//			return b.store.Apply(ctx, c) // saves c.Seq with the change
 //		})
 //	}
 //

@@ -3,8 +3,10 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -38,7 +40,27 @@ func Serve(b Backend) {
 		JSONFormat: true,
 	})
 	hclog.SetDefault(logger)
+	go exitWithParent(b, logger, os.Getppid(), 200*time.Millisecond)
 	plugin.Serve(serveConfig(b, logger))
+}
+
+// exitWithParent ends the plugin when its host dies without stopping it
+// (a SIGKILL, a crash): the plugin is then re-parented, and a restarted
+// host must not find the backend's data directory still locked. A backend
+// that implements io.Closer is closed first.
+func exitWithParent(b Backend, logger hclog.Logger, parent int, every time.Duration) {
+	for range time.Tick(every) {
+		if os.Getppid() == parent {
+			continue
+		}
+		logger.Warn("the host process is gone; exiting")
+		if c, ok := b.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				logger.Error("closing the backend", "error", err)
+			}
+		}
+		os.Exit(1)
+	}
 }
 
 // serveConfig is the go-plugin configuration Serve uses.

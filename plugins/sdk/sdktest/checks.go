@@ -271,9 +271,12 @@ func checkErrorTyping(t testing.TB, h *harness) {
 			if err != nil {
 				t.Fatalf("encoding settings: %v", err)
 			}
+			// The directory is made first so that it is removed after the
+			// backend is closed.
+			dir := t.TempDir()
 			inst := h.connect(t)
 			ctx, cancel := callContext(t)
-			_, err = inst.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: raw, DataDir: t.TempDir()})
+			_, err = inst.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: raw, DataDir: dir})
 			cancel()
 			switch {
 			case err == nil:

@@ -37,6 +37,11 @@ type Options struct {
 
 // Connect serves impl over an in-process gRPC plugin connection and returns
 // the host-side client; closed at test cleanup.
+//
+// Connect does not close impl. A backend that holds files open in its
+// DataDir should be closed before t.TempDir removes the directory: make
+// the directory first, then register the backend's Close with t.Cleanup
+// (cleanups run last registered, first).
 func Connect(t testing.TB, impl sdk.Backend) *sdk.Client {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
