@@ -43,6 +43,9 @@ func (w *webhook) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 
 func (w *webhook) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
 	return sdk.ApplyEach(req, func(c sdk.Change) error {
+		if c.User == nil && c.Group == nil {
+			return sdk.Invalid("change %d has neither a user nor a group", c.Seq)
+		}
 		body, _ := json.Marshal(c)
 		mac := hmac.New(sha256.New, w.secret)
 		mac.Write(body)
