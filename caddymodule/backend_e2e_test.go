@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,106 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestBackendActionsAndDeadLetters(t *testing.T) {
+	in := startCaddy(t, backendsCaddyfile)
+	print := in.token(t, "print").Token
+	insights := in.token(t, "insights").Token
+	entraSync(t, in, "print", print)
+	in.waitDelivered(t, "print")
+
+	t.Run("import-cards through the CLI", func(t *testing.T) {
+		csv := t.TempDir() + "/cards.csv"
+		os.WriteFile(csv, []byte("user,card\nbob@contoso.example,0042\nmallory@contoso.example,0666\n"), 0o600)
+		out := runCLI(t, actionCommand(), "--tenant", "print", "import-cards", csv, "--address", in.admin)
+		if !strings.Contains(out, "1 cards added") || !strings.Contains(out, "mallory@contoso.example") {
+			t.Errorf("import-cards said:\n%s", out)
+		}
+		var store struct {
+			Users []struct {
+				Login string   `json:"login"`
+				Cards []string `json:"cards"`
+			} `json:"users"`
+		}
+		in.inspect(t, "print", &store)
+		for _, u := range store.Users {
+			if u.Login == "bob@contoso.example" && strings.Join(u.Cards, ",") != "0042" {
+				t.Errorf("bob's cards: %v", u.Cards)
+			}
+			if u.Login == "mallory@contoso.example" {
+				t.Error("the import created a user")
+			}
+		}
+		text := runCLI(t, inspectCommand(), "--tenant", "print", "--address", in.admin)
+		if !strings.Contains(text, `"login": "bob@contoso.example"`) {
+			t.Errorf("inspect printed:\n%s", text)
+		}
+		if err := runCLIErr(actionCommand(), "--tenant", "print", "no-such-action", "--address", in.admin); err == nil {
+			t.Error("an unknown action succeeded")
+		}
+	})
+
+	t.Run("dead letters and replay", func(t *testing.T) {
+		// HP Insights keys users by email: a second user with the same email
+		// can never be applied as it is.
+		create := func(name, email string) string {
+			status, _, res := in.scim(t, "POST", "/scim/v2/insights/Users", insights, fmt.Sprintf(`{"userName":%q,"emails":[{"value":%q,"type":"work"}]}`, name, email))
+			if status != 201 {
+				t.Fatalf("create %s: %d %v", name, status, res)
+			}
+			return res["id"].(string)
+		}
+		create("dave", "shared@contoso.example")
+		eve := create("eve", "shared@contoso.example")
+		create("frank", "frank@contoso.example")
+		deadline := time.Now().Add(30 * time.Second)
+		var st TenantStatus
+		for {
+			st = in.status(t, "insights")
+			if st.Backend.Delivery.DeadLetters == 1 && st.Backend.Delivery.Lag == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no dead letter: %+v", st.Backend.Delivery)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !hasWarning(st, "dead_letters") {
+			t.Errorf("status lacks the dead-letter warning: %+v", st.Warnings)
+		}
+		list := runCLI(t, deadLettersCommand(), "--tenant", "insights", "--address", in.admin)
+		if !strings.Contains(list, "user.created User "+eve) {
+			t.Errorf("deadletters listed:\n%s", list)
+		}
+		// The operator fixes the data in the IdP, then replays.
+		if status, _, res := in.scim(t, "PATCH", "/scim/v2/insights/Users/"+eve, insights,
+			`{"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"eve@contoso.example"}]}`); status != 204 {
+			t.Fatalf("fix: %d %v", status, res)
+		}
+		out := runCLI(t, deadLettersCommand(), "--tenant", "insights", "--replay", "all", "--address", in.admin)
+		if !strings.Contains(out, "Replayed 1 changes") {
+			t.Errorf("replay said: %s", out)
+		}
+		st = in.waitDelivered(t, "insights")
+		if st.Backend.Delivery.DeadLetters != 0 {
+			t.Errorf("dead letters after replay: %+v", st.Backend.Delivery)
+		}
+		var store struct {
+			Users []struct {
+				Email  string `json:"email"`
+				ScimID string `json:"scim_id"`
+			} `json:"users"`
+		}
+		in.inspect(t, "insights", &store)
+		found := false
+		for _, u := range store.Users {
+			if u.ScimID == eve && u.Email == "eve@contoso.example" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("eve never reached the backend: %+v", store.Users)
+		}
+	})
 }

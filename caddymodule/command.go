@@ -21,8 +21,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scim",
-		Usage: "token|status [--tenant <name>] [--json] [--address <interface>]",
-		Short: "Generates SCIM tokens and shows tenant status",
+		Usage: "token|status|inspect|action|deadletters [--tenant <name>] [--json] [--address <interface>]",
+		Short: "Generates SCIM tokens, shows tenant status, runs backend actions",
 		Long: `
 Talks to the admin API of a running Caddy, like 'caddy reload' does.
 
@@ -35,8 +35,15 @@ if one is configured). With --out FILE the credentials are written to FILE
 'caddy scim status [--tenant <name>]' shows each tenant's Tenant URL, token
 expiry, last IdP request and change, and warnings. It never creates a token.
 
-Both print JSON with --json. The admin address comes from --address, or from
-the config given with --config / --adapter, or defaults to localhost:2019.`,
+With a backend configured for the tenant:
+'caddy scim inspect --tenant <name>' prints the backend's product store as JSON;
+'caddy scim action --tenant <name> <action> [<file>|-]' runs a backend action
+(for example import-cards cards.csv) with the file (or stdin) as its input;
+'caddy scim deadletters --tenant <name>' lists the changes the backend refused,
+and '--replay all' (or --replay <seq>,<seq>) puts them back for delivery.
+
+The admin address comes from --address, or from the config given with
+--config / --adapter, or defaults to localhost:2019. --json prints JSON.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(tokenCommand(), statusCommand(), inspectCommand(), actionCommand(), deadLettersCommand())
 		},
