@@ -51,7 +51,7 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 	}); err != nil || applied {
 		return err
 	}
-	last := func(fn func(t *tx) error) error {
+	final := func(fn func(t *tx) error) error {
 		return update(db, s, func(t *tx) error {
 			done, err := readSeq(t.txn)
 			if err != nil || c.Seq <= done {
@@ -65,13 +65,13 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 	}
 	switch c.Kind {
 	case sdk.UserCreated, sdk.UserUpdated:
-		return last(func(t *tx) error { return t.upsertUser(c.User, c.User.Active) })
+		return final(func(t *tx) error { return t.upsertUser(c.User, c.User.Active) })
 	case sdk.UserDeactivated:
-		return last(func(t *tx) error { return t.upsertUser(c.User, false) })
+		return final(func(t *tx) error { return t.upsertUser(c.User, false) })
 	case sdk.UserReactivated:
-		return last(func(t *tx) error { return t.upsertUser(c.User, true) })
+		return final(func(t *tx) error { return t.upsertUser(c.User, true) })
 	case sdk.UserDeleted:
-		return last(func(t *tx) error { return t.deleteUser(c.User.ID) })
+		return final(func(t *tx) error { return t.deleteUser(c.User.ID) })
 	case sdk.GroupCreated, sdk.MembersAdded, sdk.MembersRemoved:
 		add := c.Kind != sdk.MembersRemoved
 		members := c.Members
@@ -85,9 +85,9 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 			}
 			members = members[memberChunk:]
 		}
-		return last(func(t *tx) error { return t.changeMembers(c.Group, members, add) })
+		return final(func(t *tx) error { return t.changeMembers(c.Group, members, add) })
 	case sdk.GroupUpdated:
-		return last(func(t *tx) error { return t.upsertSCIMGroup(c.Group) })
+		return final(func(t *tx) error { return t.upsertSCIMGroup(c.Group) })
 	case sdk.GroupDeleted:
 		for {
 			if err := ctx.Err(); err != nil {
@@ -105,7 +105,7 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 				break
 			}
 		}
-		return last(func(t *tx) error { return t.deleteGroup(c.Group.ID) })
+		return final(func(t *tx) error { return t.deleteGroup(c.Group.ID) })
 	}
 	return sdk.Invalid("change %d: unknown kind %q", c.Seq, c.Kind)
 }

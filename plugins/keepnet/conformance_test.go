@@ -36,11 +36,16 @@ func TestConformance(t *testing.T) {
 // connection and checks the resulting product store.
 func TestSampleOverGRPC(t *testing.T) {
 	ctx := context.Background()
+	dir := t.TempDir()
 	b := New()
-	t.Cleanup(func() { b.(*Backend).Close() })
+	t.Cleanup(func() {
+		if err := b.(*Backend).Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	client := sdktest.Connect(t, b)
 	if _, err := client.Configure(ctx, &sdk.ConfigureRequest{
-		Tenant: tenant, Settings: json.RawMessage(mappedSettings), DataDir: t.TempDir(),
+		Tenant: tenant, Settings: json.RawMessage(mappedSettings), DataDir: dir,
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func inspect(db *badger.DB, s settings) (json.RawMessage, error) {
 		}
 		names := map[string]string{}
 		if err := eachJSON(txn, []byte(prefixGroup), func(k []byte, g *targetGroup) error {
-			gkey := strings.TrimPrefix(string(k), prefixGroup)
+			gkey := groupOfGroupKey(k)
 			names[gkey] = g.Name
 			members := []string{}
 			for _, mk := range keysWithPrefix(txn, memberPrefix(gkey), 0) {

@@ -81,15 +81,17 @@ func emailOfMemberKey(k []byte) string {
 func scimGroupKey(id string) []byte { return []byte(prefixSCIMGroup + id) }
 
 // scimGroupMemberKey is prefixSCIMGroupMember + gid + 0x00 + uid;
-// scimGroupMemberPrefix is the part before uid, and idsOfPair the inverse
-// of either membership key.
+// scimGroupMemberPrefix is the part before uid, and secondOfPair recovers
+// uid.
 func scimGroupMemberKey(gid, uid string) []byte {
 	return []byte(prefixSCIMGroupMember + gid + "\x00" + uid)
 }
 
 func scimGroupMemberPrefix(gid string) []byte { return []byte(prefixSCIMGroupMember + gid + "\x00") }
 
-// scimUserGroupKey is prefixSCIMUserGroup + uid + 0x00 + gid.
+// scimUserGroupKey is prefixSCIMUserGroup + uid + 0x00 + gid;
+// scimUserGroupPrefix is the part before gid, and secondOfPair recovers
+// gid.
 func scimUserGroupKey(uid, gid string) []byte {
 	return []byte(prefixSCIMUserGroup + uid + "\x00" + gid)
 }
