@@ -118,7 +118,7 @@ func (h *pluginHost) launch() (*sdk.Plugin, *sdk.DescribeResponse, error) {
 	req := &sdk.ConfigureRequest{Tenant: h.tenant, Settings: h.cfg.Settings, DataDir: h.dataDir}
 	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
 		_, err = p.Backend().Configure(ctx, req)
-		if err == nil || sdk.IsInvalid(err) || ctx.Err() != nil {
+		if err == nil || sdk.IsInvalid(err) || ctx.Err() != nil || p.Exited() {
 			break
 		}
 		select {

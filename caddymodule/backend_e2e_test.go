@@ -46,7 +46,7 @@ const backendsCaddyfile = `{
 // waitDelivered waits until the tenant's backend has everything.
 func (in *instance) waitDelivered(t *testing.T, tenant string) TenantStatus {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		st := in.status(t, tenant)
 		if st.Backend == nil {
