@@ -29,7 +29,9 @@ const Version = "1.0.0"
 // Backend is the HP Insights-style backend. Create it with New; it is
 // configured by the host and must be closed with Close.
 type Backend struct {
-	store *printstore.Backend[profile]
+	// The shared print-management store provides Describe, Configure,
+	// Apply, Action and Close.
+	*printstore.Backend[profile]
 }
 
 // profile is what the product keeps about a user besides email, cards and
@@ -43,7 +45,7 @@ type profile struct {
 
 // New returns an unconfigured HP Insights-style backend.
 func New() sdk.Backend {
-	return &Backend{store: printstore.NewBackend(printstore.Product[profile]{
+	return &Backend{Backend: printstore.NewBackend(printstore.Product[profile]{
 		Name:                   Name,
 		Version:                Version,
 		Description:            "HP Insights-style print management: users by work email with display name, employee id, office, department and badge cards; print-policy groups by name.",
@@ -120,31 +122,6 @@ func office(addrs []sdk.Address) string {
 	return ""
 }
 
-// Describe names the backend, its required attributes, settings and
-// actions.
-func (b *Backend) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return b.store.Describe(ctx, req)
-}
-
-// Configure validates the settings and opens the product store in the
-// data directory.
-func (b *Backend) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
-	return b.store.Configure(ctx, req)
-}
-
-// Apply applies a batch of changes, skipping those already applied.
-func (b *Backend) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
-	return b.store.Apply(ctx, req)
-}
-
-// Action runs the import-cards action.
-func (b *Backend) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.ActionResponse, error) {
-	return b.store.Action(ctx, req)
-}
-
-// Close closes the product store.
-func (b *Backend) Close() error { return b.store.Close() }
-
 // Store is the product store as Inspect shows it.
 type Store struct {
 	Users         []User         `json:"users"`
@@ -182,7 +159,7 @@ type RetainedCard struct {
 // Inspect returns the product store as the JSON of a Store, sorted by
 // email, group name and card.
 func (b *Backend) Inspect(ctx context.Context, req *sdk.InspectRequest) (*sdk.InspectResponse, error) {
-	snap, err := b.store.Snapshot(ctx)
+	snap, err := b.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}

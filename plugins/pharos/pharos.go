@@ -28,7 +28,9 @@ const Version = "1.0.0"
 // Backend is the Pharos-style backend. Create it with New; it is
 // configured by the host and must be closed with Close.
 type Backend struct {
-	store *printstore.Backend[profile]
+	// The shared print-management store provides Describe, Configure,
+	// Apply, Action and Close.
+	*printstore.Backend[profile]
 }
 
 // profile is what the product keeps about a user besides login, cards and
@@ -42,7 +44,7 @@ type profile struct {
 
 // New returns an unconfigured Pharos-style backend.
 func New() sdk.Backend {
-	return &Backend{store: printstore.NewBackend(printstore.Product[profile]{
+	return &Backend{Backend: printstore.NewBackend(printstore.Product[profile]{
 		Name:                   Name,
 		Version:                Version,
 		Description:            "Pharos-style print management: users by login with email, name, department, cost center and badge cards; groups by name.",
@@ -81,31 +83,6 @@ func mapUser(u *sdk.User) (string, profile, error) {
 	}, nil
 }
 
-// Describe names the backend, its required attributes, settings and
-// actions.
-func (b *Backend) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return b.store.Describe(ctx, req)
-}
-
-// Configure validates the settings and opens the product store in the
-// data directory.
-func (b *Backend) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
-	return b.store.Configure(ctx, req)
-}
-
-// Apply applies a batch of changes, skipping those already applied.
-func (b *Backend) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
-	return b.store.Apply(ctx, req)
-}
-
-// Action runs the import-cards action.
-func (b *Backend) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.ActionResponse, error) {
-	return b.store.Action(ctx, req)
-}
-
-// Close closes the product store.
-func (b *Backend) Close() error { return b.store.Close() }
-
 // Store is the product store as Inspect shows it.
 type Store struct {
 	Users         []User         `json:"users"`
@@ -143,7 +120,7 @@ type RetainedCard struct {
 // Inspect returns the product store as the JSON of a Store, sorted by
 // login, group name and card.
 func (b *Backend) Inspect(ctx context.Context, req *sdk.InspectRequest) (*sdk.InspectResponse, error) {
-	snap, err := b.store.Snapshot(ctx)
+	snap, err := b.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
