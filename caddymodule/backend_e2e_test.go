@@ -271,7 +271,7 @@ func TestBackendActionsAndDeadLetters(t *testing.T) {
 		csv := t.TempDir() + "/cards.csv"
 		os.WriteFile(csv, []byte("user,card\nbob@contoso.example,0042\nmallory@contoso.example,0666\n"), 0o600)
 		out := runCLI(t, actionCommand(), "--tenant", "print", "import-cards", csv, "--address", in.admin)
-		if !strings.Contains(out, "1 cards added") || !strings.Contains(out, "mallory@contoso.example") {
+		if !strings.Contains(out, "cards added: 1") || !strings.Contains(out, "mallory@contoso.example") {
 			t.Errorf("import-cards said:\n%s", out)
 		}
 		var store struct {

@@ -248,7 +248,7 @@ func TestDeactivateAndDelete(t *testing.T) {
 				t.Errorf("retained cards = %+v, want %+v", s.RetainedCards, tt.retainedAtDelete)
 			}
 			resp := h.MustImport("ak@example.com,C1")
-			if !strings.Contains(resp.Message, "1 cards added") || len(h.Inspect().RetainedCards) != 0 {
+			if !strings.Contains(resp.Message, "cards added: 1") || len(h.Inspect().RetainedCards) != 0 {
 				t.Errorf("reassigning C1: %s %s", resp.Message, resp.Result)
 			}
 		})
@@ -266,31 +266,31 @@ func TestImportCards(t *testing.T) {
 		{
 			name:    "header",
 			csv:     "user,card\nbj@example.com,C1\nak@example.com,C2\n",
-			message: "import-cards: 2 lines: 2 cards added, 0 already assigned, 0 refused",
+			message: "import-cards: rows: 2, cards added: 2, already assigned: 0, refused: 0",
 			cards:   map[string][]string{"bj@example.com": {"C1"}, "ak@example.com": {"C2"}},
 		},
 		{
 			name:    "email header",
 			csv:     "email,card\nbj@example.com,C1\n",
-			message: "1 lines: 1 cards added",
+			message: "rows: 1, cards added: 1",
 			cards:   map[string][]string{"bj@example.com": {"C1"}},
 		},
 		{
 			name:    "no header",
 			csv:     "bj@example.com,C1\nBJ@Example.com,C2",
-			message: "2 lines: 2 cards added",
+			message: "rows: 2, cards added: 2",
 			cards:   map[string][]string{"bj@example.com": {"C1", "C2"}},
 		},
 		{
 			name:    "CRLF, spaces and blank lines",
 			csv:     "user,card\r\n\r\n bj@example.com , C1 \r\n\r\nak@example.com,C2\r\n",
-			message: "2 lines: 2 cards added",
+			message: "rows: 2, cards added: 2",
 			cards:   map[string][]string{"bj@example.com": {"C1"}, "ak@example.com": {"C2"}},
 		},
 		{
 			name:    "unknown user refused",
 			csv:     "bj@example.com,C1\nnew@example.com,C9\n",
-			message: "2 lines: 1 cards added, 0 already assigned, 1 refused",
+			message: "rows: 2, cards added: 1, already assigned: 0, refused: 1",
 			refused: []map[string]any{{"line": 2.0, "user": "new@example.com", "card": "C9",
 				"reason": `no user has the email "new@example.com": users come from the identity provider through SCIM, and this import only adds cards to users it has provisioned`}},
 			cards: map[string][]string{"bj@example.com": {"C1"}},
@@ -298,7 +298,7 @@ func TestImportCards(t *testing.T) {
 		{
 			name:    "card on another user refused",
 			csv:     "user,card\nbj@example.com,C1\nak@example.com,C1\n",
-			message: "1 cards added, 0 already assigned, 1 refused",
+			message: "cards added: 1, already assigned: 0, refused: 1",
 			refused: []map[string]any{{"line": 3.0, "user": "ak@example.com", "card": "C1",
 				"reason": `card "C1" is already assigned to email "bj@example.com"`}},
 			cards: map[string][]string{"bj@example.com": {"C1"}},

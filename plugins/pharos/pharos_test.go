@@ -280,7 +280,7 @@ func TestDeactivateAndDelete(t *testing.T) {
 
 			// Whichever way the card left, it can now go to someone else.
 			resp := h.MustImport("akent,C1")
-			if !strings.Contains(resp.Message, "1 cards added") {
+			if !strings.Contains(resp.Message, "cards added: 1") {
 				t.Errorf("reassigning C1: %s %s", resp.Message, resp.Result)
 			}
 			if len(h.Inspect().RetainedCards) != 0 {
@@ -312,37 +312,37 @@ func TestImportCards(t *testing.T) {
 		{
 			name:    "header",
 			csv:     "user,card\nbjensen,C1\nakent,C2\n",
-			message: "import-cards: 2 lines: 2 cards added, 0 already assigned, 0 refused",
+			message: "import-cards: rows: 2, cards added: 2, already assigned: 0, refused: 0",
 			cards:   map[string][]string{"bjensen": {"C1"}, "akent": {"C2"}},
 		},
 		{
 			name:    "login header",
 			csv:     "Login , Card\nbjensen,C1\n",
-			message: "1 lines: 1 cards added",
+			message: "rows: 1, cards added: 1",
 			cards:   map[string][]string{"bjensen": {"C1"}},
 		},
 		{
 			name:    "no header",
 			csv:     "bjensen,C1\nbjensen,C2",
-			message: "2 lines: 2 cards added",
+			message: "rows: 2, cards added: 2",
 			cards:   map[string][]string{"bjensen": {"C1", "C2"}},
 		},
 		{
 			name:    "CRLF, spaces, blank lines and a byte order mark",
 			csv:     "\xef\xbb\xbfuser,card\r\n\r\n  bjensen ,  C1 \r\n   \r\n\"akent\",\"C 2\"\r\n",
-			message: "2 lines: 2 cards added",
+			message: "rows: 2, cards added: 2",
 			cards:   map[string][]string{"bjensen": {"C1"}, "akent": {"C 2"}},
 		},
 		{
 			name:    "login matched case-insensitively",
 			csv:     "BJENSEN,C1",
-			message: "1 cards added",
+			message: "cards added: 1",
 			cards:   map[string][]string{"bjensen": {"C1"}},
 		},
 		{
 			name:    "unknown user refused",
 			csv:     "user,card\nbjensen,C1\nnobody,C9\n",
-			message: "2 lines: 1 cards added, 0 already assigned, 1 refused",
+			message: "rows: 2, cards added: 1, already assigned: 0, refused: 1",
 			refused: []map[string]any{{"line": 3.0, "user": "nobody", "card": "C9",
 				"reason": `no user has the login "nobody": users come from the identity provider through SCIM, and this import only adds cards to users it has provisioned`}},
 			cards: map[string][]string{"bjensen": {"C1"}},
@@ -350,7 +350,7 @@ func TestImportCards(t *testing.T) {
 		{
 			name:    "card on another user refused",
 			csv:     "bjensen,C1\nakent,c1\n",
-			message: "1 cards added, 0 already assigned, 1 refused",
+			message: "cards added: 1, already assigned: 0, refused: 1",
 			refused: []map[string]any{{"line": 2.0, "user": "akent", "card": "c1",
 				"reason": `card "c1" is already assigned to login "bjensen"`}},
 			cards: map[string][]string{"bjensen": {"C1"}},
@@ -358,13 +358,13 @@ func TestImportCards(t *testing.T) {
 		{
 			name:    "already assigned",
 			csv:     "bjensen,C1\nbjensen,C1\n",
-			message: "2 lines: 1 cards added, 1 already assigned, 0 refused",
+			message: "rows: 2, cards added: 1, already assigned: 1, refused: 0",
 			cards:   map[string][]string{"bjensen": {"C1"}},
 		},
 		{
 			name:    "empty fields refused",
 			csv:     "bjensen,\n,C5\n",
-			message: "0 cards added, 0 already assigned, 2 refused",
+			message: "cards added: 0, already assigned: 0, refused: 2",
 			refused: []map[string]any{
 				{"line": 1.0, "user": "bjensen", "card": "", "reason": "the card is empty"},
 				{"line": 2.0, "user": "", "card": "C5", "reason": "the login is empty"},

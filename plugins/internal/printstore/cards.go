@@ -125,7 +125,7 @@ func (b *Backend[P]) importCards(ctx context.Context, rows []cardRow) (*sdk.Acti
 	if err != nil {
 		return nil, fmt.Errorf("encoding the import result: %w", err)
 	}
-	msg := fmt.Sprintf("%s: %d lines: %d cards added, %d already assigned, %d refused",
+	msg := fmt.Sprintf("%s: rows: %d, cards added: %d, already assigned: %d, refused: %d",
 		ActionImportCards, res.Rows, res.Added, res.AlreadyAssigned, len(res.Refused))
 	if res.Reclaimed > 0 {
 		msg += fmt.Sprintf("; %d of the added cards were retained from deleted users", res.Reclaimed)
