@@ -30,6 +30,9 @@ func init() {
 //	GET  /scim/tenants                  every tenant's status
 //	GET  /scim/tenants/{tenant}         one tenant's status
 //	POST /scim/tenants/{tenant}/token   generate or regenerate its token
+//	GET    /scim/tenants/{tenant}/oauth              its OAuth client
+//	POST   /scim/tenants/{tenant}/oauth/secrets      add a client secret
+//	DELETE /scim/tenants/{tenant}/oauth/secrets/{id} revoke a client secret
 //
 // Viewing never generates a token.
 type adminAPI struct {
@@ -115,6 +118,8 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, st)
+	case len(segs) >= 3 && segs[0] == "tenants" && segs[2] == "oauth":
+		return a.oauthRoute(w, r, app, segs[1], segs[3:])
 	case len(segs) >= 3 && segs[0] == "tenants" && segs[2] != "token":
 		return a.backendRoute(w, r, app, segs[1], segs[2:])
 	case len(segs) == 3 && segs[0] == "tenants" && segs[2] == "token":
@@ -263,6 +268,80 @@ func (a *adminAPI) backendRoute(w http.ResponseWriter, r *http.Request, app *App
 		return writeJSON(w, http.StatusOK, ReplayResult{Replayed: replayed})
 	}
 	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no scim admin endpoint %s", r.URL.Path)}
+}
+
+// oauthRoute serves /scim/tenants/{tenant}/oauth, /oauth/secrets and
+// /oauth/secrets/{id}. Viewing never creates a client or a secret.
+func (a *adminAPI) oauthRoute(w http.ResponseWriter, r *http.Request, app *App, tenant string, rest []string) error {
+	reg := app.tenant(tenant)
+	if reg == nil {
+		return unknownTenant(tenant)
+	}
+	mgr := app.shared.tokens
+	switch {
+	case len(rest) == 0:
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(http.MethodGet)
+		}
+		return app.writeOAuthStatus(w, r, tenant, reg)
+	case len(rest) == 1 && rest[0] == "secrets":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(http.MethodPost)
+		}
+		iss, err := mgr.AddClientSecret(r.Context(), tenant)
+		if errors.Is(err, tokens.ErrTooManySecrets) {
+			return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
+		}
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		}
+		app.logger.Info("oauth client secret generated", zapTenant(tenant),
+			zap.String("client_id", iss.ClientID), zap.String("secret_id", iss.SecretID))
+		w.Header().Set("Cache-Control", "no-store")
+		return writeJSON(w, http.StatusOK, OAuthCredentials{
+			Tenant:        tenant,
+			ClientID:      iss.ClientID,
+			ClientSecret:  iss.Secret,
+			SecretID:      iss.SecretID,
+			TokenEndpoint: app.tokenEndpoint(tenant),
+			TenantURL:     app.tenantURL(tenant),
+			CreatedAt:     iss.CreatedAt,
+		})
+	case len(rest) == 2 && rest[0] == "secrets":
+		if r.Method != http.MethodDelete {
+			return methodNotAllowed(http.MethodDelete)
+		}
+		err := mgr.RevokeClientSecret(r.Context(), tenant, rest[1])
+		if errors.Is(err, tokens.ErrNoSecret) {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q has no client secret %q", clip(tenant), clip(rest[1]))}
+		}
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		}
+		app.logger.Info("oauth client secret revoked", zapTenant(tenant), zap.String("secret_id", rest[1]))
+		return app.writeOAuthStatus(w, r, tenant, reg)
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no scim admin endpoint %s", r.URL.Path)}
+}
+
+func (app *App) writeOAuthStatus(w http.ResponseWriter, r *http.Request, tenant string, reg *registration) error {
+	info, err := app.shared.tokens.ClientStatus(r.Context(), tenant)
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	out := OAuthStatus{
+		Tenant:              tenant,
+		TenantURL:           app.tenantURL(tenant),
+		TokenEndpoint:       app.tokenEndpoint(tenant),
+		Secrets:             []tokens.SecretInfo{},
+		AccessTokenLifetime: int64(reg.tenant.accessTokenLifetime() / time.Second),
+	}
+	if info != nil {
+		out.ClientID, out.Secrets = info.ClientID, info.Secrets
+		created := info.CreatedAt
+		out.CreatedAt = &created
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // ActionResult is the answer to a backend action.

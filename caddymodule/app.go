@@ -8,6 +8,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -86,8 +87,15 @@ type shared struct {
 	tokens    *tokens.Manager
 	deliverer *delivery.Deliverer
 	logger    *zap.Logger
-	stop      chan struct{}
-	done      chan struct{}
+	// failures limits failed client authentications at the tenants'
+	// token endpoints.
+	failures *failureLimiter
+	stop     chan struct{}
+	done     chan struct{}
+
+	// cursorKey signs the pagination cursors of every handler on this
+	// storage directory.
+	cursorKey []byte
 
 	hostsMu sync.Mutex
 	hosts   map[string]*pluginHost
@@ -155,10 +163,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 				Logger:    logger.Named("delivery"),
 				Now:       func() time.Time { return now() },
 			}),
-			logger: logger,
-			stop:   make(chan struct{}),
-			done:   make(chan struct{}),
-			hosts:  map[string]*pluginHost{},
+			logger:   logger,
+			failures: &failureLimiter{},
+			stop:     make(chan struct{}),
+			done:     make(chan struct{}),
+			hosts:    map[string]*pluginHost{},
+		}
+		s.cursorKey = make([]byte, 32)
+		if _, err := rand.Read(s.cursorKey); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("generating the cursor key: %w", err)
 		}
 		if err := s.deliverer.Start(context.Background()); err != nil {
 			st.Close()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -37,9 +38,15 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //		public_url    <https://host[:port]>
 //		max_results   <n>
 //		max_body_size <size>
+//		max_bulk_operations <n>
+//		max_bulk_size <size>
 //		tenant <name> {
 //			token_validity   <duration>
 //			rotation_overlap <duration>
+//			rate_limit       <requests> <window>
+//			oauth {
+//				access_token_lifetime <duration>
+//			}
 //			backend <pharos|hpinsights|keepnet> {
 //				<setting> <value...>
 //			}
@@ -92,6 +99,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body_size must be a size such as 1MiB (at most 1GiB), got %q", d.Val())
 			}
 			h.MaxBodyBytes = int64(n)
+		case "max_bulk_operations":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n <= 0 {
+				return d.Errf("max_bulk_operations must be a positive integer, got %q", d.Val())
+			}
+			h.MaxBulkOperations = n
+		case "max_bulk_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(d.Val())
+			if err != nil || n == 0 || n > 1<<30 {
+				return d.Errf("max_bulk_size must be a size such as 4MiB (at most 1GiB), got %q", d.Val())
+			}
+			h.MaxBulkBytes = int64(n)
 		case "tenant":
 			if err := h.unmarshalTenant(d); err != nil {
 				return err
@@ -143,6 +168,25 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 			} else {
 				t.RotationOverlap = caddy.Duration(dur)
 			}
+		case "rate_limit":
+			rl, err := unmarshalRateLimit(d)
+			if err != nil {
+				return err
+			}
+			t.RateLimit = rl
+		case "oauth":
+			if t.OAuth != nil {
+				return d.Err("oauth is given twice")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			o, err := unmarshalOAuth(d)
+			if err != nil {
+				return err
+			}
+			t.OAuth = o
+			continue
 		case "backend":
 			if t.Backend != nil {
 				return d.Err("a tenant has one backend")
@@ -162,6 +206,49 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 	}
 	h.Tenants[name] = t
 	return nil
+}
+
+// unmarshalRateLimit reads "rate_limit <requests> <window>".
+func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimit, error) {
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	n, err := strconv.Atoi(d.Val())
+	if err != nil || n <= 0 {
+		return nil, d.Errf("rate_limit: %q is not a positive number of requests; use rate_limit <requests> <window>, such as rate_limit 100 1s", d.Val())
+	}
+	if !d.NextArg() {
+		return nil, d.Err("rate_limit needs a window after the number of requests, such as rate_limit 100 1s")
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil || dur <= 0 {
+		return nil, d.Errf("rate_limit: %q is not a positive duration such as 1s or 1m", d.Val())
+	}
+	return &RateLimit{Requests: n, Window: caddy.Duration(dur)}, nil
+}
+
+// unmarshalOAuth reads the block of "oauth { access_token_lifetime <d> }".
+func unmarshalOAuth(d *caddyfile.Dispenser) (*OAuth, error) {
+	o := &OAuth{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "access_token_lifetime":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil || dur < time.Second || dur > maxAccessTokenLifetime {
+				return nil, d.Errf("access_token_lifetime: %q is not a duration between 1s and 24h, such as 1h", d.Val())
+			}
+			o.AccessTokenLifetime = caddy.Duration(dur)
+		default:
+			return nil, d.Errf("unrecognized oauth option %q", opt)
+		}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+	}
+	return o, nil
 }
 
 // parseGlobalOption configures the scim app. Syntax:

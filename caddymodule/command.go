@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scim",
-		Usage: "token|status|inspect|action|deadletters [--tenant <name>] [--json] [--address <interface>]",
+		Usage: "token|status|oauth|inspect|action|deadletters [--tenant <name>] [--json] [--address <interface>]",
 		Short: "Generates SCIM tokens, shows tenant status, runs backend actions",
 		Long: `
 Talks to the admin API of a running Caddy, like 'caddy reload' does.
@@ -31,6 +31,14 @@ and prints its Tenant URL, token and expiry: the values to enter in the IdP.
 It revokes the tenant's previous token (after the tenant's rotation_overlap,
 if one is configured). With --out FILE the credentials are written to FILE
 (mode 0600) instead of printed. The token is shown only this once.
+
+'caddy scim oauth secret --tenant <name>' generates an OAuth 2.0 client secret
+for the tenant (creating its client on first use) and prints the client id,
+the secret and the token endpoint: what Entra ID gallery apps need. The
+tenant's other secrets keep working, so the IdP can be moved to the new one;
+'caddy scim oauth revoke --tenant <name> --secret <id>' then revokes the old
+one and the access tokens it obtained. 'caddy scim oauth --tenant <name>'
+shows the client and its secrets (never a secret itself).
 
 'caddy scim status [--tenant <name>]' shows each tenant's Tenant URL, token
 expiry, last IdP request and change, and warnings. It never creates a token.
@@ -45,7 +53,7 @@ and '--replay all' (or --replay <seq>,<seq>) puts them back for delivery.
 The admin address comes from --address, or from the config given with
 --config / --adapter, or defaults to localhost:2019. --json prints JSON.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), statusCommand(), inspectCommand(), actionCommand(), deadLettersCommand())
+			cmd.AddCommand(tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand())
 		},
 	})
 }
@@ -185,6 +193,128 @@ func deadLettersCommand() *cobra.Command {
 	c.Flags().String("replay", "", "replay these dead letters: all, or sequence numbers separated by commas")
 	adminFlags(c)
 	return c
+}
+
+func oauthCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "oauth --tenant <name> [--json]",
+		Short: "Shows a tenant's OAuth client; 'secret' and 'revoke' manage its secrets",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tenant, err := requiredTenant(cmd)
+			if err != nil {
+				return err
+			}
+			var st OAuthStatus
+			if err := adminCall(cmd, http.MethodGet, "/scim/tenants/"+url.PathEscape(tenant)+"/oauth", nil, &st); err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return printJSON(cmd.OutOrStdout(), st)
+			}
+			printOAuthStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	adminFlags(c)
+	c.AddCommand(oauthSecretCommand(), oauthRevokeCommand())
+	return c
+}
+
+func oauthSecretCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "secret --tenant <name> [--out <file>] [--json]",
+		Short: "Generates an OAuth client secret; the tenant's other secrets keep working",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tenant, err := requiredTenant(cmd)
+			if err != nil {
+				return err
+			}
+			var creds OAuthCredentials
+			if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/oauth/secrets", nil, &creds); err != nil {
+				return err
+			}
+			if out, _ := cmd.Flags().GetString("out"); out != "" {
+				b, _ := json.MarshalIndent(creds, "", "  ")
+				if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+					return fmt.Errorf("writing credentials: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Wrote the OAuth credentials of tenant %s to %s (client id, secret %s, token endpoint).\n",
+					creds.Tenant, out, creds.SecretID)
+				return nil
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return printJSON(cmd.OutOrStdout(), creds)
+			}
+			printOAuthCredentials(cmd.OutOrStdout(), creds)
+			return nil
+		},
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	c.Flags().String("out", "", "write the credentials to this file instead of printing them")
+	adminFlags(c)
+	return c
+}
+
+func oauthRevokeCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "revoke --tenant <name> --secret <id> [--json]",
+		Short: "Revokes an OAuth client secret and the access tokens it obtained",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tenant, err := requiredTenant(cmd)
+			if err != nil {
+				return err
+			}
+			id, _ := cmd.Flags().GetString("secret")
+			if id == "" {
+				return fmt.Errorf("--secret is required: the id shown by 'caddy scim oauth --tenant %s'", tenant)
+			}
+			var st OAuthStatus
+			if err := adminCall(cmd, http.MethodDelete, "/scim/tenants/"+url.PathEscape(tenant)+"/oauth/secrets/"+url.PathEscape(id), nil, &st); err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return printJSON(cmd.OutOrStdout(), st)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Revoked secret %s of tenant %s; access tokens it obtained no longer work.\n", id, tenant)
+			printOAuthStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	c.Flags().String("tenant", "", "the tenant (required)")
+	c.Flags().String("secret", "", "the id of the secret to revoke (required)")
+	adminFlags(c)
+	return c
+}
+
+func printOAuthCredentials(w io.Writer, c OAuthCredentials) {
+	fmt.Fprintf(w, "Tenant:          %s\nTenant URL:      %s\nToken endpoint:  %s\nClient id:       %s\nClient secret:   %s\nSecret id:       %s\n\n",
+		c.Tenant, c.TenantURL, c.TokenEndpoint, c.ClientID, c.ClientSecret, c.SecretID)
+	fmt.Fprintln(w, "Enter the Tenant URL, token endpoint, client id and client secret in the IdP's provisioning settings.")
+	fmt.Fprintln(w, "The secret is shown only now. Older secrets keep working until revoked with 'caddy scim oauth revoke'.")
+}
+
+func printOAuthStatus(w io.Writer, st OAuthStatus) {
+	fmt.Fprintf(w, "Tenant:          %s\nToken endpoint:  %s\nAccess tokens:   valid %s\n", st.Tenant, st.TokenEndpoint,
+		time.Duration(st.AccessTokenLifetime)*time.Second)
+	if st.ClientID == "" {
+		fmt.Fprintf(w, "Client:          none; generate a secret with 'caddy scim oauth secret --tenant %s'\n", st.Tenant)
+		return
+	}
+	fmt.Fprintf(w, "Client id:       %s\n", st.ClientID)
+	if len(st.Secrets) == 0 {
+		fmt.Fprintln(w, "Secrets:         none active")
+	}
+	for _, s := range st.Secrets {
+		used := "never used"
+		if s.LastUsed != nil {
+			used = "last used " + s.LastUsed.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "Secret:          %s, created %s, %s\n", s.ID, s.CreatedAt.Format(time.RFC3339), used)
+	}
 }
 
 func requiredTenant(cmd *cobra.Command) (string, error) {

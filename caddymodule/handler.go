@@ -53,6 +53,12 @@ type Handler struct {
 	// MaxBodyBytes limits request bodies; larger ones get 413. Defaults to
 	// 1 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// MaxBulkOperations is the most operations one /Bulk request may carry;
+	// more get 413. Defaults to 1,000.
+	MaxBulkOperations int `json:"max_bulk_operations,omitempty"`
+	// MaxBulkBytes limits /Bulk request bodies; larger ones get 413.
+	// Defaults to 1 MiB.
+	MaxBulkBytes int64 `json:"max_bulk_bytes,omitempty"`
 
 	app     *App
 	srv     *server.Server
@@ -62,6 +68,9 @@ type Handler struct {
 	// pluginKeys their usage-pool keys, released at Cleanup.
 	backends   map[string]*pluginHost
 	pluginKeys []string
+	oauth      *oauthMetrics
+	// limits are the buckets of the tenants with a rate_limit.
+	limits map[string]*bucket
 }
 
 // Tenant is the configuration of one tenant.
@@ -76,6 +85,14 @@ type Tenant struct {
 	// Backend receives the tenant's changes. Without one, changes are
 	// committed and journaled but go nowhere.
 	Backend *BackendConfig `json:"backend,omitempty"`
+	// OAuth tunes the tenant's OAuth 2.0 client credentials grant. The
+	// token endpoint is served whether or not it is set; it issues access
+	// tokens once a client secret has been generated.
+	OAuth *OAuth `json:"oauth,omitempty"`
+	// RateLimit, when set, limits the tenant's authenticated SCIM
+	// requests; over the limit they get 429 with Retry-After. Off by
+	// default.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 }
 
 // BackendConfig names a tenant's backend plugin and its settings.
@@ -135,12 +152,28 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.srv = server.New(server.Config{
 		Store:        delivery.Notifying(h.app.shared.store, h.app.shared.deliverer),
 		Logger:       h.logger,
-		MaxResults:   h.MaxResults,
-		MaxBodyBytes: h.MaxBodyBytes,
-		Validate:     h.validate,
+		MaxResults:         h.MaxResults,
+		MaxBodyBytes:       h.MaxBodyBytes,
+		BulkMaxOperations:  h.MaxBulkOperations,
+		BulkMaxPayloadSize: h.MaxBulkBytes,
+		Validate:           h.validate,
+		// One key per storage directory, kept across reloads: a cursor an
+		// IdP holds stays valid when the config changes (not across
+		// restarts of the process).
+		CursorKey: h.app.shared.cursorKey,
+		Now:       func() time.Time { return now() },
 	})
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
+	}
+	if h.oauth, err = newOAuthMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+	h.limits = map[string]*bucket{}
+	for name, t := range h.Tenants {
+		if rl := t.RateLimit; rl != nil && rl.Requests > 0 && rl.Window > 0 {
+			h.limits[name] = newBucket(rl.Requests, time.Duration(rl.Window))
+		}
 	}
 	return nil
 }
@@ -157,12 +190,18 @@ func (h *Handler) Validate() error {
 		if t.TokenValidity < 0 || t.RotationOverlap < 0 {
 			return fmt.Errorf("tenant %s: durations cannot be negative", name)
 		}
+		if o := t.OAuth; o != nil && o.AccessTokenLifetime != 0 && (o.AccessTokenLifetime < caddy.Duration(time.Second) || time.Duration(o.AccessTokenLifetime) > maxAccessTokenLifetime) {
+			return fmt.Errorf("tenant %s: access_token_lifetime must be between 1s and 24h", name)
+		}
+		if rl := t.RateLimit; rl != nil && (rl.Requests <= 0 || rl.Window <= 0) {
+			return fmt.Errorf("tenant %s: rate_limit needs a positive number of requests and a positive window", name)
+		}
 	}
 	if h.PublicURL != "" && !strings.HasPrefix(h.PublicURL, "https://") && !strings.HasPrefix(h.PublicURL, "http://") {
 		return fmt.Errorf("public_url %q must start with https:// or http://", h.PublicURL)
 	}
-	if h.MaxResults < 0 || h.MaxBodyBytes < 0 {
-		return errors.New("max_results and max_body_bytes cannot be negative")
+	if h.MaxResults < 0 || h.MaxBodyBytes < 0 || h.MaxBulkOperations < 0 || h.MaxBulkBytes < 0 {
+		return errors.New("max_results, max_body_bytes, max_bulk_operations and max_bulk_bytes cannot be negative")
 	}
 	return nil
 }
@@ -237,6 +276,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.observe(r, "", op, http.StatusNotFound, start)
 		return nil
 	}
+	if rest == name+tokenPath {
+		h.serveToken(w, r, name)
+		return nil
+	}
 	if _, err := h.app.shared.tokens.Verify(r.Context(), name, r.Header.Get("Authorization")); err != nil {
 		var ae *tokens.AuthError
 		if !errors.As(err, &ae) {
@@ -254,6 +297,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.metrics.authFailures.WithLabelValues(name, reasonLabel(ae.Reason)).Inc()
 		h.observe(r, name, op, http.StatusUnauthorized, start)
 		return nil
+	}
+	if b := h.limits[name]; b != nil {
+		if wait, ok := b.take(); !ok {
+			secs := retryAfter(wait)
+			// RFC 6585 §4: 429 with Retry-After, which Okta honours.
+			w.Header().Set("Retry-After", fmt.Sprint(secs))
+			writeError(w, scimerr.New(http.StatusTooManyRequests, "", "this tenant's rate limit was exceeded; retry in %d seconds", secs))
+			h.oauth.rateLimited.WithLabelValues(name).Inc()
+			h.observe(r, name, op, http.StatusTooManyRequests, start)
+			return nil
+		}
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	h.srv.Handler(name, h.Prefix+"/"+name).ServeHTTP(sw, r)
@@ -274,7 +328,7 @@ func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, stat
 	switch {
 	case status >= 500:
 		level = zap.ErrorLevel
-	case status == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests:
 		level = zap.WarnLevel
 	case op.write:
 		level = zap.InfoLevel

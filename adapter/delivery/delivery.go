@@ -327,6 +327,14 @@ func (n notifying) Delete(ctx context.Context, tenant string, rt *schema.Resourc
 	return err
 }
 
+func (n notifying) DeleteIf(ctx context.Context, tenant string, rt *schema.ResourceType, id string, check store.Precondition) error {
+	err := n.Store.DeleteIf(ctx, tenant, rt, id, check)
+	if err == nil {
+		n.d.Notify(tenant)
+	}
+	return err
+}
+
 // Log field keys.
 const (
 	keyTenant     = "tenant"

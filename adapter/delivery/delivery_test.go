@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-scim/caddy-scim/adapter/change"
+	"github.com/caddy-scim/caddy-scim/adapter/filter"
 	"github.com/caddy-scim/caddy-scim/adapter/patch"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/store"
@@ -618,4 +619,59 @@ func TestBackoff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNotifyingStoreWakesDelivery checks that every write through the
+// wrapper from Notifying wakes delivery, with polling all but off.
+func TestNotifyingStoreWakesDelivery(t *testing.T) {
+	s := openMem(t)
+	opts := fast()
+	opts.PollInterval = time.Hour
+	d := start(t, s, opts)
+	be := &backend{}
+	d.SetTarget(tenant, be)
+	ns := Notifying(s, d)
+	ctx := context.Background()
+	writes := []struct {
+		name  string
+		write func() error
+	}{
+		{"create", func() error {
+			_, err := ns.Create(ctx, tenant, schema.User, map[string]any{"userName": "n1"}, nil)
+			return err
+		}},
+		{"update", func() error {
+			id := userID(t, s, "n1")
+			_, err := ns.Update(ctx, tenant, schema.User, id, func(cur map[string]any, _ patch.Members) (map[string]any, *patch.MemberDelta, error) {
+				cur["title"] = "T"
+				return cur, nil, nil
+			})
+			return err
+		}},
+		{"delete-if", func() error {
+			return ns.DeleteIf(ctx, tenant, schema.User, userID(t, s, "n1"), func(map[string]any) error { return nil })
+		}},
+	}
+	for _, w := range writes {
+		// Let delivery go idle first, so only a notification can wake it.
+		time.Sleep(100 * time.Millisecond)
+		if err := w.write(); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		head := lastSeq(t, s, tenant)
+		waitFor(t, 2*time.Second, "delivery after "+w.name, func() bool { return be.lastSeq() == head })
+	}
+}
+
+func userID(t *testing.T, s *store.Badger, userName string) string {
+	t.Helper()
+	expr, err := filter.Parse(`userName eq "` + userName + `"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.List(context.Background(), tenant, schema.User, store.Query{Filter: expr, Count: 1})
+	if err != nil || len(p.Resources) != 1 {
+		t.Fatalf("finding %s: %v %v", userName, p, err)
+	}
+	return p.Resources[0]["id"].(string)
 }

@@ -83,6 +83,24 @@ type FilterConfig struct {
 	MaxResults int  `json:"maxResults"`
 }
 
+// PaginationConfig describes the pagination methods of lists and searches
+// (RFC 9865, which adds it to RFC 7643 §5).
+type PaginationConfig struct {
+	// Cursor reports support for cursor pagination (RFC 9865).
+	Cursor bool `json:"cursor"`
+	// Index reports support for index pagination (RFC 7644 §3.4.2.4).
+	Index bool `json:"index"`
+	// DefaultPaginationMethod is "cursor" or "index": the method used
+	// when a request names neither.
+	DefaultPaginationMethod string `json:"defaultPaginationMethod,omitempty"`
+	// DefaultPageSize is the page size when a request gives no count.
+	DefaultPageSize int `json:"defaultPageSize,omitempty"`
+	// MaxPageSize is the largest page returned, whatever the count.
+	MaxPageSize int `json:"maxPageSize,omitempty"`
+	// CursorTimeout is how many seconds a cursor stays valid.
+	CursorTimeout int `json:"cursorTimeout,omitempty"`
+}
+
 // AuthenticationScheme describes one way clients authenticate (RFC 7643 §5).
 type AuthenticationScheme struct {
 	Type             string `json:"type"`
@@ -105,6 +123,7 @@ type ServiceProviderConfig struct {
 	ChangePassword        Supported              `json:"changePassword"`
 	Sort                  Supported              `json:"sort"`
 	ETag                  Supported              `json:"etag"`
+	Pagination            *PaginationConfig      `json:"pagination,omitempty"`
 	AuthenticationSchemes []AuthenticationScheme `json:"authenticationSchemes"`
 	Meta                  Meta                   `json:"meta"`
 }
@@ -119,6 +138,9 @@ type Capabilities struct {
 	Bulk *BulkConfig
 	// ETag advertises ETag and If-Match / If-None-Match support.
 	ETag bool
+	// Pagination, when non-nil, advertises the pagination methods
+	// (RFC 9865).
+	Pagination *PaginationConfig
 }
 
 // NewServiceProviderConfig returns the /ServiceProviderConfig document for
@@ -132,6 +154,7 @@ func NewServiceProviderConfig(c Capabilities, base string) ServiceProviderConfig
 		Filter:           FilterConfig{Supported: true, MaxResults: c.MaxResults},
 		Sort:             Supported{true},
 		ETag:             Supported{c.ETag},
+		Pagination:       c.Pagination,
 		AuthenticationSchemes: []AuthenticationScheme{{
 			Type:        "oauthbearertoken",
 			Name:        "OAuth Bearer Token",

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
@@ -15,7 +16,24 @@ func (q *request) serviceProviderConfig() {
 	q.write(http.StatusOK, schema.NewServiceProviderConfig(schema.Capabilities{
 		MaxResults:       q.cfg.MaxResults,
 		DocumentationURI: q.cfg.DocumentationURI,
+		ETag:             true,
+		Pagination:       q.pagination(),
+		Bulk:             &schema.BulkConfig{MaxOperations: q.maxBulkOperations(), MaxPayloadSize: int(q.maxBulkPayloadSize())},
 	}, q.base))
+}
+
+// pagination states both pagination methods (RFC 9865), from the same
+// settings that page lists and searches: index pagination stays the
+// default, and a client asks for cursors with the cursor parameter.
+func (q *request) pagination() *schema.PaginationConfig {
+	return &schema.PaginationConfig{
+		Cursor:                  true,
+		Index:                   true,
+		DefaultPaginationMethod: "index",
+		DefaultPageSize:         q.cfg.MaxResults,
+		MaxPageSize:             q.cfg.MaxResults,
+		CursorTimeout:           int(q.cfg.CursorTTL / time.Second),
+	}
 }
 
 func (q *request) resourceTypes(id string) {

@@ -89,11 +89,7 @@ func (q *request) respond(status int, rt *schema.ResourceType, res map[string]an
 		q.fail(err)
 		return
 	}
-	if meta, ok := res["meta"].(map[string]any); ok {
-		if v, ok := meta["version"].(string); ok {
-			q.w.Header().Set("ETag", v)
-		}
-	}
+	q.setETag(res)
 	if status == http.StatusCreated {
 		q.w.Header().Set("Location", q.location(rt, res["id"].(string)))
 	}
@@ -109,6 +105,9 @@ func (q *request) get(rt *schema.ResourceType, id string) {
 	res, err := q.cfg.Store.Get(q.ctx, q.tenant, rt, id)
 	if err != nil {
 		q.fail(err)
+		return
+	}
+	if q.notModified(res) {
 		return
 	}
 	q.respond(http.StatusOK, rt, res, p)
@@ -214,7 +213,13 @@ func (q *request) replace(rt *schema.ResourceType, id string) {
 		return
 	}
 	res := in.res
+	precondition := q.ifMatch()
 	out, err := q.cfg.Store.Update(q.ctx, q.tenant, rt, id, func(cur map[string]any, _ patch.Members) (map[string]any, *patch.MemberDelta, error) {
+		if precondition != nil {
+			if err := precondition(cur); err != nil {
+				return nil, nil, err
+			}
+		}
 		if err := checkImmutable(rt, cur, res); err != nil {
 			return nil, nil, err
 		}
@@ -269,7 +274,13 @@ func (q *request) patch(rt *schema.ResourceType, id string) {
 		q.fail(err)
 		return
 	}
+	precondition := q.ifMatch()
 	out, err := q.cfg.Store.Update(q.ctx, q.tenant, rt, id, func(cur map[string]any, members patch.Members) (map[string]any, *patch.MemberDelta, error) {
+		if precondition != nil {
+			if err := precondition(cur); err != nil {
+				return nil, nil, err
+			}
+		}
 		r, err := patch.Apply(q.ctx, rt, cur, req.Operations, members)
 		if err != nil {
 			return nil, nil, err
@@ -287,19 +298,24 @@ func (q *request) patch(rt *schema.ResourceType, id string) {
 	if !wantBody {
 		// RFC 7644 §3.5.2: 204 unless the client asked for attributes.
 		// Entra expects 204 for every group PATCH.
-		if meta, ok := out.Resource["meta"].(map[string]any); ok {
-			if v, ok := meta["version"].(string); ok {
-				q.w.Header().Set("ETag", v)
-			}
-		}
+		q.setETag(out.Resource)
 		q.w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	q.respond(http.StatusOK, rt, out.Resource, p)
 }
 
+// delete is DELETE (RFC 7644 §3.6). With If-Match, the version check
+// and the delete are one store write (RFC 7644 §3.14); without it, the
+// plain Delete is used.
 func (q *request) delete(rt *schema.ResourceType, id string) {
-	if err := q.cfg.Store.Delete(q.ctx, q.tenant, rt, id); err != nil {
+	var err error
+	if precondition := q.ifMatch(); precondition != nil {
+		err = q.cfg.Store.DeleteIf(q.ctx, q.tenant, rt, id, precondition)
+	} else {
+		err = q.cfg.Store.Delete(q.ctx, q.tenant, rt, id)
+	}
+	if err != nil {
 		q.fail(err)
 		return
 	}
@@ -307,16 +323,19 @@ func (q *request) delete(rt *schema.ResourceType, id string) {
 }
 
 // listParams are the query parameters of a list or search
-// (RFC 7644 §3.4.2).
+// (RFC 7644 §3.4.2, RFC 9865).
 type listParams struct {
-	filter     string
-	sortBy     string
-	sortOrder  string
-	startIndex int
-	count      int
-	hasCount   bool
-	attributes []string
-	excluded   []string
+	filter        string
+	sortBy        string
+	sortOrder     string
+	startIndex    int
+	hasStartIndex bool
+	count         int
+	hasCount      bool
+	cursor        string
+	hasCursor     bool
+	attributes    []string
+	excluded      []string
 }
 
 func (q *request) queryParams() (*listParams, error) {
@@ -325,6 +344,8 @@ func (q *request) queryParams() (*listParams, error) {
 		filter:     v.Get("filter"),
 		sortBy:     v.Get("sortBy"),
 		sortOrder:  v.Get("sortOrder"),
+		cursor:     v.Get("cursor"),
+		hasCursor:  v.Has("cursor"),
 		attributes: splitList(v.Get("attributes")),
 		excluded:   splitList(v.Get("excludedAttributes")),
 		startIndex: 1,
@@ -334,6 +355,7 @@ func (q *request) queryParams() (*listParams, error) {
 		if lp.startIndex, err = parseInt("startIndex", s); err != nil {
 			return nil, err
 		}
+		lp.hasStartIndex = true
 	}
 	if s := v.Get("count"); s != "" {
 		if lp.count, err = parseInt("count", s); err != nil {
@@ -363,83 +385,220 @@ func (q *request) list(rt *schema.ResourceType) {
 
 // listResponse is the ListResponse message (RFC 7644 §3.4.2). Resources is
 // always present, as an empty array when nothing matches: Entra's Test
-// Connection expects exactly that.
+// Connection expects exactly that. A cursor page (RFC 9865) has no
+// startIndex; it has nextCursor when more results follow and
+// previousCursor when results precede it.
 type listResponse struct {
-	Schemas      []string         `json:"schemas"`
-	TotalResults int              `json:"totalResults"`
-	ItemsPerPage int              `json:"itemsPerPage"`
-	StartIndex   int              `json:"startIndex"`
-	Resources    []map[string]any `json:"Resources"`
+	Schemas        []string         `json:"schemas"`
+	TotalResults   int              `json:"totalResults"`
+	ItemsPerPage   int              `json:"itemsPerPage"`
+	StartIndex     int              `json:"startIndex,omitempty"`
+	NextCursor     string           `json:"nextCursor,omitempty"`
+	PreviousCursor string           `json:"previousCursor,omitempty"`
+	Resources      []map[string]any `json:"Resources"`
+}
+
+// typeQuery is the store query and projection of one listed type.
+type typeQuery struct {
+	rt   *schema.ResourceType
+	sq   store.Query
+	proj *projection
+}
+
+// listQueries checks the parameters of a list or search and builds the
+// store query of each resource type.
+func (q *request) listQueries(rts []*schema.ResourceType, lp *listParams) ([]typeQuery, error) {
+	var expr filter.Expr
+	if lp.filter != "" {
+		var err error
+		if expr, err = filter.Parse(lp.filter); err != nil {
+			return nil, err
+		}
+	}
+	var sortBy *filter.Path
+	if lp.sortBy != "" {
+		path, err := filter.ParseAttrPath(lp.sortBy)
+		if err != nil {
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "sortBy %q is not an attribute path", clip(lp.sortBy))
+		}
+		sortBy = &path
+	}
+	desc := false
+	switch strings.ToLower(lp.sortOrder) {
+	case "", "ascending":
+	case "descending":
+		desc = true
+	default:
+		return nil, scimerr.BadRequest(scimerr.InvalidValue, `sortOrder must be "ascending" or "descending"`)
+	}
+	out := make([]typeQuery, 0, len(rts))
+	for _, rt := range rts {
+		if expr != nil {
+			if err := filter.Check(expr, rt); err != nil {
+				return nil, err
+			}
+		}
+		p, err := parseProjection(rt, lp.attributes, lp.excluded)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, typeQuery{rt: rt, sq: store.Query{Filter: expr, SortBy: sortBy, Descending: desc}, proj: p})
+	}
+	return out, nil
+}
+
+// pageSize is the count of a list or search, capped at MaxResults.
+func (q *request) pageSize(lp *listParams) int {
+	if lp.hasCount {
+		return min(max(lp.count, 0), q.cfg.MaxResults)
+	}
+	return q.cfg.MaxResults
 }
 
 // listWith answers a list or search over one or more resource types. Over
 // several (a search at the root), results are the first type's, then the
 // next's, and paging runs across them.
 func (q *request) listWith(rts []*schema.ResourceType, lp *listParams) {
+	tqs, err := q.listQueries(rts, lp)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if lp.hasCursor {
+		q.cursorList(tqs, lp)
+		return
+	}
 	start := lp.startIndex
 	if start < 1 {
 		start = 1 // RFC 7644 §3.4.2.4
 	}
-	count := q.cfg.MaxResults
-	if lp.hasCount {
-		count = min(max(lp.count, 0), q.cfg.MaxResults)
-	}
+	count := q.pageSize(lp)
 	resp := listResponse{Schemas: []string{schema.ListResponseURN}, StartIndex: start, Resources: []map[string]any{}}
 	skip := start - 1
-	for _, rt := range rts {
-		sq := store.Query{}
-		if lp.filter != "" {
-			expr, err := filter.Parse(lp.filter)
-			if err != nil {
-				q.fail(err)
-				return
-			}
-			if err := filter.Check(expr, rt); err != nil {
-				q.fail(err)
-				return
-			}
-			sq.Filter = expr
-		}
-		if lp.sortBy != "" {
-			path, err := filter.ParseAttrPath(lp.sortBy)
-			if err != nil {
-				q.fail(scimerr.BadRequest(scimerr.InvalidValue, "sortBy %q is not an attribute path", clip(lp.sortBy)))
-				return
-			}
-			sq.SortBy = &path
-		}
-		switch strings.ToLower(lp.sortOrder) {
-		case "", "ascending":
-		case "descending":
-			sq.Descending = true
-		default:
-			q.fail(scimerr.BadRequest(scimerr.InvalidValue, `sortOrder must be "ascending" or "descending"`))
-			return
-		}
-		p, err := parseProjection(rt, lp.attributes, lp.excluded)
-		if err != nil {
-			q.fail(err)
-			return
-		}
+	for _, tq := range tqs {
+		sq := tq.sq
 		sq.StartIndex = skip + 1
 		sq.Count = count - len(resp.Resources)
-		page, err := q.cfg.Store.List(q.ctx, q.tenant, rt, sq)
+		page, err := q.cfg.Store.List(q.ctx, q.tenant, tq.rt, sq)
 		if err != nil {
 			q.fail(err)
 			return
 		}
 		resp.TotalResults += page.Total
 		skip = max(skip-page.Total, 0)
-		for _, res := range page.Resources {
-			out, err := q.render(rt, res, p)
-			if err != nil {
-				q.fail(err)
-				return
-			}
-			resp.Resources = append(resp.Resources, out)
+		if err := q.renderPage(&resp, tq, page.Resources); err != nil {
+			q.fail(err)
+			return
 		}
 	}
 	resp.ItemsPerPage = len(resp.Resources)
+	q.write(http.StatusOK, resp)
+}
+
+func (q *request) renderPage(resp *listResponse, tq typeQuery, resources []map[string]any) error {
+	for _, res := range resources {
+		out, err := q.render(tq.rt, res, tq.proj)
+		if err != nil {
+			return err
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return nil
+}
+
+// cursorList answers a list or search with cursor pagination (RFC 9865).
+// An empty cursor starts at the first result. Results are in id order,
+// which is creation order, and a page continues after the last id the
+// previous page returned, so inserts and deletes between pages neither
+// repeat nor skip a resource. sortBy cannot be combined with a cursor:
+// a sorted order has no stable position to continue from.
+func (q *request) cursorList(tqs []typeQuery, lp *listParams) {
+	if lp.sortBy != "" {
+		q.fail(scimerr.BadRequest(scimerr.InvalidValue,
+			"sortBy cannot be combined with cursor: cursor pages are in creation order; leave out sortBy, or page with startIndex to sort"))
+		return
+	}
+	if lp.hasStartIndex {
+		q.fail(scimerr.BadRequest(scimerr.InvalidValue, "startIndex and cursor cannot be combined; use one pagination method"))
+		return
+	}
+	scope := ""
+	if len(tqs) == 1 {
+		scope = tqs[0].rt.Endpoint
+	}
+	canon := ""
+	if tqs[0].sq.Filter != nil {
+		canon = tqs[0].sq.Filter.String()
+	}
+	qh := queryHash(scope, canon)
+	pos := cursor{}
+	if lp.cursor != "" {
+		var err error
+		if pos, err = q.decodeCursor(lp.cursor, qh, len(tqs)); err != nil {
+			q.fail(err)
+			return
+		}
+	}
+	remaining := q.pageSize(lp)
+	pages := make([]*store.Page, len(tqs))
+	for n := range tqs {
+		// Forward, types are read in order; backward, in reverse, so the
+		// page fills from its end.
+		i := n
+		if pos.backward {
+			i = len(tqs) - 1 - n
+		}
+		sq := tqs[i].sq
+		sq.Seek = &store.Seek{Backward: pos.backward}
+		sq.Count = remaining
+		switch {
+		case i == pos.typ:
+			sq.Seek.Key = pos.id
+		case (i < pos.typ) != pos.backward:
+			// A type the page does not reach: only its total is needed.
+			sq.Count = 0
+		}
+		page, err := q.cfg.Store.List(q.ctx, q.tenant, tqs[i].rt, sq)
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		pages[i] = page
+		remaining -= len(page.Resources)
+	}
+	resp := listResponse{Schemas: []string{schema.ListResponseURN}, Resources: []map[string]any{}}
+	first, last := -1, -1
+	for i, page := range pages {
+		resp.TotalResults += page.Total
+		if len(page.Resources) == 0 {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		last = i
+		if err := q.renderPage(&resp, tqs[i], page.Resources); err != nil {
+			q.fail(err)
+			return
+		}
+	}
+	resp.ItemsPerPage = len(resp.Resources)
+	if first >= 0 {
+		earlier, later := pages[first].Earlier, pages[last].Later
+		for i, page := range pages {
+			earlier = earlier || (i < first && page.Total > 0)
+			later = later || (i > last && page.Total > 0)
+		}
+		if later {
+			rs := pages[last].Resources
+			id, _ := rs[len(rs)-1]["id"].(string)
+			resp.NextCursor = q.encodeCursor(cursor{typ: last, id: id}, qh)
+		}
+		if earlier {
+			id, _ := pages[first].Resources[0]["id"].(string)
+			resp.PreviousCursor = q.encodeCursor(cursor{typ: first, id: id, backward: true}, qh)
+		}
+	}
 	q.write(http.StatusOK, resp)
 }
 
@@ -477,9 +636,14 @@ func searchParams(body map[string]any) (*listParams, error) {
 			lp.sortOrder, err = stringParam(k, v)
 		case "startindex":
 			lp.startIndex, err = intParam(k, v)
+			lp.hasStartIndex = true
 		case "count":
 			lp.count, err = intParam(k, v)
 			lp.hasCount = true
+		case "cursor":
+			// RFC 9865: an empty cursor starts cursor pagination.
+			lp.cursor, err = stringParam(k, v)
+			lp.hasCursor = true
 		case "attributes":
 			lp.attributes, err = listParam(k, v)
 		case "excludedattributes":

@@ -10,9 +10,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -28,6 +31,8 @@ const MediaType = "application/scim+json"
 const (
 	DefaultMaxResults   = 1000
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultCursorTTL is the default Config.CursorTTL.
+	DefaultCursorTTL = 10 * time.Minute
 )
 
 // Validator checks a resource before it is committed, beyond the schema:
@@ -53,6 +58,32 @@ type Config struct {
 	Validate Validator
 	// DocumentationURI is advertised in /ServiceProviderConfig.
 	DocumentationURI string
+	// CursorKey signs the cursors of cursor pagination (RFC 9865) with
+	// HMAC-SHA256, so a client cannot forge or alter one. When empty, New
+	// generates a random key: cursors then stop working when the server is
+	// restarted or another Server instance answers the next page, so hosts
+	// that restart or run several instances should configure a key of at
+	// least 32 random bytes shared by all of them.
+	CursorKey []byte
+	// CursorTTL is how long a cursor stays valid after the page that
+	// issued it; an older one gets 400 expiredCursor. Advertised in
+	// /ServiceProviderConfig as pagination.cursorTimeout. Defaults to
+	// DefaultCursorTTL.
+	CursorTTL time.Duration
+	// Now is the clock that issues and expires cursors. Defaults to
+	// time.Now.
+	Now func() time.Time
+	// BulkMaxOperations is the largest number of operations one /Bulk request
+	// may carry; a request with more gets 413 (RFC 7644 §3.7.4). Advertised
+	// in /ServiceProviderConfig as bulk.maxOperations. Defaults to
+	// DefaultMaxBulkOperations.
+	BulkMaxOperations int
+	// BulkMaxPayloadSize limits the body of a /Bulk request, in bytes, in place
+	// of MaxBodyBytes; a larger one gets 413 (RFC 7644 §3.7.4). The data of
+	// each operation is still held to MaxBodyBytes, like a single request.
+	// Advertised in /ServiceProviderConfig as bulk.maxPayloadSize. Defaults
+	// to DefaultMaxBulkPayloadSize.
+	BulkMaxPayloadSize int64
 }
 
 // Server serves the SCIM endpoints of any tenant of one store.
@@ -71,6 +102,20 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.CursorTTL <= 0 {
+		cfg.CursorTTL = DefaultCursorTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.CursorKey) == 0 {
+		cfg.CursorKey = make([]byte, 32)
+		// crypto/rand.Read never returns an error; it aborts the program
+		// when the system has no randomness to give.
+		_, _ = rand.Read(cfg.CursorKey)
+	} else {
+		cfg.CursorKey = bytes.Clone(cfg.CursorKey)
 	}
 	return &Server{cfg: cfg, log: cfg.Logger}
 }
@@ -154,7 +199,9 @@ func (q *request) route(rel string) {
 		q.only(http.MethodGet, func() { q.schemas(id) })
 	case head == ".search" && id == "":
 		q.only(http.MethodPost, func() { q.search(nil) })
-	case strings.EqualFold(head, "Bulk"), strings.EqualFold(head, "Me"):
+	case strings.EqualFold(head, "Bulk") && id == "":
+		q.only(http.MethodPost, q.bulk)
+	case strings.EqualFold(head, "Me"):
 		q.fail(scimerr.New(http.StatusNotImplemented, "", "/%s is not supported by this service provider", head))
 	default:
 		rt := schema.ByEndpoint(head)

@@ -677,6 +677,11 @@ func equalFoldASCII(a, b string) bool {
 
 // Delete implements Store.
 func (s *Badger) Delete(ctx context.Context, tenant string, rt *schema.ResourceType, id string) error {
+	return s.DeleteIf(ctx, tenant, rt, id, nil)
+}
+
+// DeleteIf implements Store.
+func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.ResourceType, id string, check Precondition) error {
 	typ, err := typeByte(rt)
 	if err != nil {
 		return err
@@ -693,6 +698,11 @@ func (s *Badger) Delete(ctx context.Context, tenant string, rt *schema.ResourceT
 		}
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(schema.CopyMap(cur)); err != nil {
+				return err
+			}
 		}
 		if err := w.txn.Delete(key); err != nil {
 			return err

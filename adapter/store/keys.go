@@ -55,6 +55,13 @@ const (
 	// (the journal event, its error, attempts, time). The sequence is the
 	// event's original journal sequence.
 	pDeadLetter byte = 'l'
+	// pClient: v p tenant → OAuth client record JSON (client id, secret
+	// hashes, creation and last-use times). One client per tenant.
+	pClient byte = 'o'
+	// pAccessToken: v p "" sha256 → OAuth access token record JSON.
+	// Global (empty tenant), like pToken: a presented access token is
+	// looked up by its hash. Written with a TTL so expired records go.
+	pAccessToken byte = 'e'
 )
 
 // Resource type bytes.
@@ -189,6 +196,12 @@ func deadLetterKey(tenant string, seq uint64) []byte {
 	return newKey(pDeadLetter, tenant).u64(seq).bytes()
 }
 
+// clientKey: v 'o' tenant.
+func clientKey(tenant string) []byte { return newKey(pClient, tenant).bytes() }
+
+// accessTokenKey: v 'e' "" hash.
+func accessTokenKey(hash []byte) []byte { return append(newKey(pAccessToken, "").bytes(), hash...) }
+
 // parsedKey is the decoded form of a key, for the inverse of the
 // constructors above.
 type parsedKey struct {
@@ -252,9 +265,9 @@ func parseKey(key []byte) (parsedKey, error) {
 			return p, fmt.Errorf("key %x: bad sequence", key)
 		}
 		p.seq, rest = binary.BigEndian.Uint64(rest), nil
-	case pToken, pTenantToken:
+	case pToken, pTenantToken, pAccessToken:
 		p.parts, rest = []string{string(rest)}, nil
-	case pAccess, pDelivery:
+	case pAccess, pDelivery, pClient:
 	case pCleanup:
 		var g string
 		if g, rest, err = readStr(rest); err != nil {

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +17,7 @@ import (
 )
 
 // List implements Store. Without a filter or sortBy, a page costs a key-only
-// skip to StartIndex plus Count reads; an equality filter on an indexed
+// skip to StartIndex plus Count reads, and a Seek page only its Count reads; an equality filter on an indexed
 // attribute reads only the index's candidates; other filters scan the
 // tenant's resources of that type.
 func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceType, q Query) (*Page, error) {
@@ -34,8 +36,14 @@ func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceTyp
 	if count < 0 {
 		count = 0
 	}
+	if q.Seek != nil && q.SortBy != nil {
+		return nil, errors.New("store: a seek cannot be combined with sortBy")
+	}
 	page := &Page{Resources: []map[string]any{}}
 	err = s.db.View(func(txn *badger.Txn) error {
+		if q.Filter == nil && q.Seek != nil {
+			return s.seekPage(txn, tenant, typ, *q.Seek, count, page)
+		}
 		if q.Filter == nil && q.SortBy == nil {
 			return s.plainPage(txn, tenant, typ, start, count, page)
 		}
@@ -77,6 +85,94 @@ func (s *Badger) plainPage(txn *badger.Txn, tenant string, typ byte, start, coun
 	return nil
 }
 
+// seekPage reads the page of an unfiltered Seek query: one iterator seek
+// to the position, Count reads, and one more seek to learn whether
+// resources lie on the other side.
+func (s *Badger) seekPage(txn *badger.Txn, tenant string, typ byte, sk Seek, count int, page *Page) error {
+	total, err := s.count(txn, tenant, typ)
+	if err != nil {
+		return err
+	}
+	page.Total = total
+	prefix := resourcePrefix(tenant, typ)
+	var at []byte
+	switch {
+	case sk.Key != "":
+		at = resourceKey(tenant, typ, sk.Key)
+	case sk.Backward:
+		// Past every resource key: the next byte is a uvarint length of
+		// at most maxID, which is below 0xff.
+		at = append(append([]byte{}, prefix...), 0xff)
+	default:
+		at = prefix
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: count > 0, PrefetchSize: max(min(count, 100), 1), Reverse: sk.Backward})
+	defer it.Close()
+	it.Seek(at)
+	if sk.Key != "" && it.ValidForPrefix(prefix) && bytes.Equal(it.Item().Key(), at) {
+		it.Next()
+	}
+	for ; it.ValidForPrefix(prefix) && len(page.Resources) < count; it.Next() {
+		var res map[string]any
+		if err := it.Item().Value(func(v []byte) error {
+			res, err = decode(v)
+			return err
+		}); err != nil {
+			return err
+		}
+		page.Resources = append(page.Resources, res)
+	}
+	more := it.ValidForPrefix(prefix)
+	// The other side of the position, the Key itself included.
+	other := false
+	if sk.Key != "" {
+		back := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false, Reverse: !sk.Backward})
+		back.Seek(at)
+		other = back.ValidForPrefix(prefix)
+		back.Close()
+	}
+	if sk.Backward {
+		slices.Reverse(page.Resources)
+		page.Earlier, page.Later = more, other
+	} else {
+		page.Earlier, page.Later = other, more
+	}
+	return nil
+}
+
+// idLess orders ids as their resource keys order them: by length, then
+// bytewise. That holds because an id's length (at most maxID) is encoded in
+// its key as a uvarint whose first byte grows with the length.
+func idLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// seekWindow picks the page of a Seek query from all matches in id order.
+func seekWindow(hits []hit, sk Seek, count int, page *Page) []hit {
+	var from, to int
+	switch {
+	case sk.Backward:
+		to = len(hits)
+		if sk.Key != "" {
+			to = sort.Search(len(hits), func(i int) bool { return !idLess(hits[i].id, sk.Key) })
+		}
+		from = max(to-count, 0)
+		page.Earlier = from > 0
+		page.Later = to < len(hits)
+	default:
+		if sk.Key != "" {
+			from = sort.Search(len(hits), func(i int) bool { return idLess(sk.Key, hits[i].id) })
+		}
+		to = min(from+count, len(hits))
+		page.Earlier = from > 0
+		page.Later = to < len(hits)
+	}
+	return hits[from:to]
+}
+
 // hit is one match of a filtered list: its id, its sort key when sorting,
 // and the resource itself when it may land on the page.
 type hit struct {
@@ -109,7 +205,7 @@ func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant strin
 		h := hit{id: id}
 		if q.SortBy != nil {
 			h.key = sortKey(sortAttr, sortHolder, *q.SortBy, res)
-		} else {
+		} else if q.Seek == nil {
 			// Unsorted: results are in id (creation) order, so only the
 			// page's window needs its resource kept.
 			n := len(hits) + 1
@@ -129,7 +225,7 @@ func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant strin
 		}
 	}
 	if indexed {
-		sort.Strings(ids)
+		sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
 		for _, id := range ids {
 			res, err := getRecord(txn, resourceKey(tenant, typ, id))
 			if errors.Is(err, badger.ErrKeyNotFound) {
@@ -182,14 +278,16 @@ func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant strin
 			return hits[i].id < hits[j].id
 		})
 	}
-	if start > len(hits) || count == 0 {
+	var window []hit
+	switch {
+	case q.Seek != nil:
+		window = seekWindow(hits, *q.Seek, count, page)
+	case start > len(hits) || count == 0:
 		return nil
+	default:
+		window = hits[start-1 : min(start-1+count, len(hits))]
 	}
-	end := start - 1 + count
-	if end > len(hits) {
-		end = len(hits)
-	}
-	for _, h := range hits[start-1 : end] {
+	for _, h := range window {
 		res := h.res
 		if res == nil {
 			var err error

@@ -39,6 +39,12 @@ type Store interface {
 	Update(ctx context.Context, tenant string, rt *schema.ResourceType, id string, fn UpdateFunc) (*WriteResult, error)
 	// Delete removes a resource and every membership edge it is part of.
 	Delete(ctx context.Context, tenant string, rt *schema.ResourceType, id string) error
+	// DeleteIf is Delete with a precondition: check sees the current
+	// resource under the tenant's write lock, so no other write runs
+	// between the check and the delete, and an error from check aborts the
+	// delete and is returned unchanged (RFC 7644 §3.14, If-Match). A nil
+	// check makes DeleteIf the same as Delete.
+	DeleteIf(ctx context.Context, tenant string, rt *schema.ResourceType, id string, check Precondition) error
 	// List returns one page of the resources that match q.
 	List(ctx context.Context, tenant string, rt *schema.ResourceType, q Query) (*Page, error)
 	// Members returns a group's members in a stable order.
@@ -56,6 +62,10 @@ type Store interface {
 // The members argument reads the current membership of a group, lazily, for
 // PATCH filters that need it.
 type UpdateFunc func(current map[string]any, members patch.Members) (next map[string]any, delta *patch.MemberDelta, err error)
+
+// Precondition checks the current state of a resource before a write;
+// an error refuses the write.
+type Precondition func(current map[string]any) error
 
 // WriteResult is the outcome of a create or update.
 type WriteResult struct {
@@ -83,6 +93,24 @@ type Query struct {
 	SortBy *filter.Path
 	// Descending reverses the order.
 	Descending bool
+	// Seek, when non-nil, pages by position in id order instead of by
+	// StartIndex, for cursor pagination (RFC 9865): a resource created or
+	// deleted elsewhere in the list never shifts the page. It cannot be
+	// combined with SortBy.
+	Seek *Seek
+}
+
+// Seek is a position in the id order of a list. Ids compare by length
+// first and then bytewise, which is the order of the store's keys and, for
+// the equal-length ids the store assigns, plain string order.
+type Seek struct {
+	// Key is the id the page starts after, or with Backward the id it ends
+	// before; the resource with that id, if any, is not on the page. An
+	// empty Key is the start of the list, or with Backward its end.
+	Key string
+	// Backward selects the Count matches just before Key, still returned
+	// in ascending id order, instead of those just after it.
+	Backward bool
 }
 
 // Page is one page of a list.
@@ -91,6 +119,10 @@ type Page struct {
 	Total int
 	// Resources are the resources of this page.
 	Resources []map[string]any
+	// Earlier and Later report, for a Seek query, whether matches exist
+	// before the first and after the last resource of the page; for an
+	// empty page, before and after the seek position.
+	Earlier, Later bool
 }
 
 // GroupRef is one group a member belongs to.

@@ -7,6 +7,9 @@
 // it is issued. Regenerating revokes the tenant's previous tokens, at once or
 // after an overlap window during which both work, so an IdP can be switched
 // to the new token without a failed sync.
+//
+// A tenant may also have an OAuth 2.0 client (RFC 6749 §4.4, see oauth.go)
+// whose short-lived access tokens Verify accepts alongside those tokens.
 package tokens
 
 import (
@@ -197,11 +200,19 @@ const (
 // tenants.
 type AuthError struct {
 	Reason Reason
-	// At is when the token was revoked or expired.
+	// At is when the token was revoked or expired, when known.
 	At time.Time
+	// AccessToken is true when the token was an OAuth access token.
+	AccessToken bool
 }
 
 func (e *AuthError) Error() string {
+	switch {
+	case e.AccessToken && e.Reason == Expired:
+		return "the access token expired; request a new one from the token endpoint"
+	case e.AccessToken && e.Reason == Revoked:
+		return "the client secret that obtained this access token was revoked; request a new access token with a current client secret"
+	}
 	switch e.Reason {
 	case Missing:
 		return "a bearer token is required: send the header Authorization: Bearer <token>"
@@ -228,6 +239,10 @@ func BearerToken(header string) (string, bool) {
 // tenant. It returns the token's record, an *AuthError, or an internal
 // error. The lookup is by hash, so its time does not depend on how much of
 // the secret a guess got right.
+//
+// An OAuth access token (RFC 6750 §2.1) is accepted too, while it has not
+// expired and the client secret that obtained it is still active; its
+// record then describes the access token.
 func (m *Manager) Verify(ctx context.Context, tenant, authorization string) (*Record, error) {
 	tok, ok := BearerToken(authorization)
 	if !ok {
@@ -237,6 +252,9 @@ func (m *Manager) Verify(ctx context.Context, tenant, authorization string) (*Re
 		return nil, &AuthError{Reason: Invalid}
 	}
 	h := Hash(tok)
+	if strings.HasPrefix(tok, accessPrefix) {
+		return m.verifyAccess(ctx, tenant, h)
+	}
 	rec, err := m.p.Token(ctx, h)
 	if err != nil {
 		return nil, fmt.Errorf("looking up token: %w", err)
