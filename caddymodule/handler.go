@@ -150,8 +150,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.srv = server.New(server.Config{
-		Store:        delivery.Notifying(h.app.shared.store, h.app.shared.deliverer),
-		Logger:       h.logger,
+		Store:              delivery.Notifying(h.app.shared.store, h.app.shared.deliverer),
+		Logger:             h.logger,
 		MaxResults:         h.MaxResults,
 		MaxBodyBytes:       h.MaxBodyBytes,
 		BulkMaxOperations:  h.MaxBulkOperations,
