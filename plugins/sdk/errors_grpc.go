@@ -69,8 +69,15 @@ func clientError(ctx context.Context, method string, err error) error {
 	if !ok {
 		return &Error{Kind: KindUnavailable, Message: fmt.Sprintf("calling backend %s: %v", method, err)}
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) {
-		return fmt.Errorf("calling backend %s: %w", method, ctxErr)
+	if st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("calling backend %s: %w", method, ctxErr)
+		}
+		// The server enforces the deadline it was sent and may answer a
+		// moment before the caller's own timer fires.
+		if _, has := ctx.Deadline(); has && st.Code() == codes.DeadlineExceeded {
+			return fmt.Errorf("calling backend %s: %w", method, context.DeadlineExceeded)
+		}
 	}
 	for _, d := range st.Details() {
 		if detail, ok := d.(*backendv1.ErrorDetail); ok {
