@@ -236,14 +236,8 @@ func oauthSecretCommand() *cobra.Command {
 			if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/oauth/secrets", nil, &creds); err != nil {
 				return err
 			}
-			if out, _ := cmd.Flags().GetString("out"); out != "" {
-				b, _ := json.MarshalIndent(creds, "", "  ")
-				if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
-					return fmt.Errorf("writing credentials: %w", err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Wrote the OAuth credentials of tenant %s to %s (client id, secret %s, token endpoint).\n",
-					creds.Tenant, out, creds.SecretID)
-				return nil
+			if saved, err := saveCredentials(cmd, creds, fmt.Sprintf("the OAuth credentials of tenant %s (client id, secret %s, token endpoint)", creds.Tenant, creds.SecretID)); saved || err != nil {
+				return err
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				return printJSON(cmd.OutOrStdout(), creds)
@@ -379,14 +373,8 @@ func runToken(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	asJSON, _ := cmd.Flags().GetBool("json")
-	if out, _ := cmd.Flags().GetString("out"); out != "" {
-		b, _ := json.MarshalIndent(creds, "", "  ")
-		if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
-			return fmt.Errorf("writing credentials: %w", err)
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "Wrote the credentials of tenant %s to %s (Tenant URL and token; expires %s).\n",
-			creds.Tenant, out, creds.ExpiresAt.Format(time.RFC3339))
-		return nil
+	if saved, err := saveCredentials(cmd, creds, fmt.Sprintf("the credentials of tenant %s (Tenant URL and token; expires %s)", creds.Tenant, creds.ExpiresAt.Format(time.RFC3339))); saved || err != nil {
+		return err
 	}
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), creds)
@@ -415,6 +403,22 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 	}
 	printStatus(cmd.OutOrStdout(), list)
 	return nil
+}
+
+// saveCredentials writes creds to the file named by --out, readable by its
+// owner only, and reports whether it did: the "Download" of a secret that is
+// shown only once.
+func saveCredentials(cmd *cobra.Command, creds any, what string) (bool, error) {
+	out, _ := cmd.Flags().GetString("out")
+	if out == "" {
+		return false, nil
+	}
+	b, _ := json.MarshalIndent(creds, "", "  ")
+	if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+		return true, fmt.Errorf("writing credentials: %w", err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s to %s.\n", what, out)
+	return true, nil
 }
 
 func printJSON(w io.Writer, v any) error {
