@@ -65,3 +65,20 @@ func TestToSDK(t *testing.T) {
 		t.Errorf("sparse user = %+v", c.User)
 	}
 }
+
+// TestKindsAgree pins that the SDK's change kinds spell the journal's,
+// since toSDK converts one into the other by value.
+func TestKindsAgree(t *testing.T) {
+	pairs := map[change.Kind]sdk.Kind{
+		change.UserCreated: sdk.UserCreated, change.UserUpdated: sdk.UserUpdated,
+		change.UserDeactivated: sdk.UserDeactivated, change.UserReactivated: sdk.UserReactivated,
+		change.UserDeleted: sdk.UserDeleted, change.GroupCreated: sdk.GroupCreated,
+		change.GroupUpdated: sdk.GroupUpdated, change.GroupDeleted: sdk.GroupDeleted,
+		change.MembersAdded: sdk.MembersAdded, change.MembersRemoved: sdk.MembersRemoved,
+	}
+	for k, want := range pairs {
+		if got := toSDK(change.Event{Kind: k, ResourceType: "User"}).Kind; got != want {
+			t.Errorf("%s became %s, want %s", k, got, want)
+		}
+	}
+}
