@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"testing"
 
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
+	"github.com/caddy-scim/caddy-scim/plugins/sdk/sdktest"
 )
 
 // Backend is what a print backend implements.
@@ -155,4 +157,69 @@ func (h *Harness[S]) Golden(path string, update bool) {
 	if !bytes.Equal(buf.Bytes(), want) {
 		h.T.Errorf("inspect JSON differs from %s (run with -update to rewrite)\n got %s\nwant %s", path, buf.Bytes(), want)
 	}
+}
+
+// Conformance runs the SDK's conformance harness against a print backend
+// with its default settings and with cards kept on delete, then sends the
+// sample changes, a bad setting, a malformed CSV and a card import through
+// the plugin's gRPC connection, so typed errors and the import result
+// survive the trip. importCSV must add one card and refuse its second row.
+func Conformance(t *testing.T, newBackend func() sdk.Backend, importCSV string) {
+	for name, settings := range map[string]string{
+		"defaults":             `{}`,
+		"cards kept on delete": `{"cards_on_delete":"keep"}`,
+	} {
+		t.Run("sdktest/"+name, func(t *testing.T) {
+			sdktest.Run(t, newBackend, sdktest.Options{Settings: json.RawMessage(settings)})
+		})
+	}
+	t.Run("through the plugin", func(t *testing.T) {
+		impl := newBackend()
+		if c, ok := impl.(io.Closer); ok {
+			defer c.Close()
+		}
+		c := sdktest.Connect(t, impl)
+		ctx := t.Context()
+		if _, err := c.Configure(ctx, &sdk.ConfigureRequest{Tenant: "acme", DataDir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+		changes := sdktest.SampleChanges("acme")
+		resp, err := c.Apply(ctx, &sdk.ApplyRequest{Tenant: "acme", Changes: changes})
+		if err != nil || resp.AppliedThrough != uint64(len(changes)) {
+			t.Fatalf("apply: %+v, %v", resp, err)
+		}
+		if _, err := c.Configure(ctx, &sdk.ConfigureRequest{Tenant: "acme", DataDir: t.TempDir(), Settings: json.RawMessage(`{"cards_on_delete":"shred"}`)}); !sdk.IsInvalid(err) {
+			t.Errorf("bad setting through the plugin: err = %v, want Invalid", err)
+		}
+		if _, err := c.Action(ctx, &sdk.ActionRequest{Name: "import-cards", Payload: []byte("\"unterminated")}); !sdk.IsInvalid(err) {
+			t.Errorf("malformed CSV through the plugin: err = %v, want Invalid", err)
+		}
+		imp, err := c.Action(ctx, &sdk.ActionRequest{Name: "import-cards", Payload: []byte(importCSV)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Added   int `json:"added"`
+			Refused []struct {
+				Line int `json:"line"`
+			} `json:"refused"`
+		}
+		if err := json.Unmarshal(imp.Result, &res); err != nil || res.Added != 1 || len(res.Refused) != 1 || res.Refused[0].Line != 2 {
+			t.Errorf("import through the plugin: %q %s (%v)", imp.Message, imp.Result, err)
+		}
+		out, err := c.Inspect(ctx, &sdk.InspectRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var store struct {
+			Users   []json.RawMessage `json:"users"`
+			LastSeq uint64            `json:"last_seq"`
+		}
+		if err := json.Unmarshal(out.JSON, &store); err != nil {
+			t.Fatal(err)
+		}
+		if len(store.Users) != 2 || store.LastSeq != uint64(len(changes)) {
+			t.Errorf("store after the sample changes: %s", out.JSON)
+		}
+	})
 }
