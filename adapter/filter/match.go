@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddy-scim/caddy-scim/adapter/ident"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 )
 
@@ -352,16 +353,15 @@ func litText(l Literal) string {
 
 // compareStrings applies op to strings: eq, co, sw and ew as the RFC defines
 // them, and gt, ge, lt, le lexicographically (RFC 7644 §3.4.2.2, Table 3).
-// Unless caseExact, the comparison ignores case.
+// Unless caseExact, both sides compare by their ident.Fold keys: the rule
+// the uniqueness index uses, so a filter finds exactly the resources that
+// a create of the same name would collide with.
 func compareStrings(op Op, a, b string, caseExact bool) bool {
-	if op == Eq {
-		if caseExact {
-			return a == b
-		}
-		return strings.EqualFold(a, b)
-	}
 	if !caseExact {
-		a, b = strings.ToLower(a), strings.ToLower(b)
+		a, b = ident.Fold(a), ident.Fold(b)
+	}
+	if op == Eq {
+		return a == b
 	}
 	switch op {
 	case Co:

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/caddy-scim/caddy-scim/adapter/filter"
+	"github.com/caddy-scim/caddy-scim/adapter/ident"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 )
@@ -595,7 +596,7 @@ func nilIfNone(m map[string]any) any {
 
 // elementKey renders a value of a multi-valued attribute so that two values
 // have the same key exactly when they are the same value, ignoring
-// "primary": strings of caseExact false attributes compare in lower case.
+// "primary": strings of caseExact false attributes compare by their ident.Fold keys.
 // Keys let add find duplicates in one pass however many values there are.
 func elementKey(attr *schema.Attribute, v any) string {
 	var b strings.Builder
@@ -607,7 +608,7 @@ func writeKey(b *strings.Builder, attr *schema.Attribute, v any, top bool) {
 	switch x := v.(type) {
 	case string:
 		if attr != nil && !attr.CaseExact && attr.Type == schema.String {
-			x = strings.ToLower(x)
+			x = ident.Fold(x)
 		}
 		b.WriteString(strconv.Quote(x))
 	case bool:
@@ -685,7 +686,7 @@ func equalValue(attr *schema.Attribute, x, y any) bool {
 			return false
 		}
 		if attr != nil && !attr.CaseExact && attr.Type == schema.String {
-			return strings.EqualFold(xv, yv)
+			return ident.Equal(xv, yv)
 		}
 		return xv == yv
 	case bool:

@@ -65,6 +65,10 @@ type Badger struct {
 	// scanned counts resources read by unindexed list scans, so tests can
 	// prove that indexed filters never scan.
 	scanned atomic.Int64
+	// hasCollisions is set while any pCollision key may exist (see
+	// migrate.go); without one, unique lookups and removals skip the
+	// collision list.
+	hasCollisions atomic.Bool
 }
 
 // tenantState serialises the writes of one tenant and hands out its journal
@@ -106,6 +110,10 @@ func Open(opts Options) (*Badger, error) {
 		return nil, fmt.Errorf("opening store %s: %w", opts.Dir, err)
 	}
 	s := &Badger{db: db, log: opts.Logger, opts: opts, tenants: map[string]*tenantState{}, stop: make(chan struct{})}
+	if err := s.migrateIndexes(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.resumeCleanups(); err != nil {
 		db.Close()
 		return nil, err
@@ -194,6 +202,9 @@ type writer struct {
 	seq    uint64
 	now    time.Time
 	first  uint64
+	// collisions is set when the store may list colliding names, so
+	// removing a unique value must check who holds it.
+	collisions bool
 }
 
 // emit appends ev to the journal with the next sequence number.
@@ -253,7 +264,7 @@ func (s *Badger) write(ctx context.Context, tenant string, fn func(w *writer) er
 			return err
 		}
 		txn := s.db.NewTransaction(true)
-		w := &writer{txn: txn, tenant: tenant, seq: ts.seq, now: s.opts.Now().UTC()}
+		w := &writer{txn: txn, tenant: tenant, seq: ts.seq, now: s.opts.Now().UTC(), collisions: s.hasCollisions.Load()}
 		err = fn(w)
 		if err == nil {
 			err = txn.Commit()

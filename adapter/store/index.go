@@ -7,6 +7,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/caddy-scim/caddy-scim/adapter/filter"
+	"github.com/caddy-scim/caddy-scim/adapter/ident"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 )
 
@@ -30,10 +31,10 @@ func (ix index) keyValue(v string) string {
 	return fold(v)
 }
 
-// fold is the case folding used by case-insensitive indexes. It agrees with
-// strings.EqualFold on every value where the two could disagree in practice,
-// and the filter is always re-checked on the candidates.
-func fold(s string) string { return strings.ToLower(s) }
+// fold is the key of case-insensitive indexes and sorts: ident.Fold, the
+// rule filters and PATCH value matching use too, so an index lookup, a
+// filter and a uniqueness check never disagree about two names.
+func fold(s string) string { return ident.Fold(s) }
 
 func single(attr string) func(map[string]any) []string {
 	return func(res map[string]any) []string {
@@ -165,7 +166,20 @@ func (s *Badger) lookup(txn *badger.Txn, tenant string, typ byte, attr, value st
 				return nil, false, err
 			}
 			id, err := item.ValueCopy(nil)
-			return []string{string(id)}, true, err
+			if err != nil || !s.hasCollisions.Load() {
+				return []string{string(id)}, true, err
+			}
+			// Names that collide under the identifier rule: the holder
+			// and every listed collision match.
+			ids := []string{string(id)}
+			prefix := collisionPrefix(tenant, typ, ix.attr, v)
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+			defer it.Close()
+			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+				ids = append(ids, string(it.Item().Key()[len(prefix):]))
+			}
+			sort.Strings(ids)
+			return ids, true, nil
 		}
 		prefix := indexPrefix(tenant, typ, ix.attr, v)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -219,13 +233,13 @@ func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old,
 			if newSet[v] {
 				continue
 			}
-			var k []byte
 			if ix.unique {
-				k = uniqueKey(w.tenant, typ, ix.attr, v)
-			} else {
-				k = indexKey(w.tenant, typ, ix.attr, v, id)
+				if err := w.releaseUnique(typ, ix.attr, v, id); err != nil {
+					return err
+				}
+				continue
 			}
-			if err := w.txn.Delete(k); err != nil {
+			if err := w.txn.Delete(indexKey(w.tenant, typ, ix.attr, v, id)); err != nil {
 				return err
 			}
 		}
@@ -261,4 +275,46 @@ func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old,
 		}
 	}
 	return nil
+}
+
+// releaseUnique gives up id's hold on a unique value. Where names collide
+// (see migrate.go), id may be a listed collision rather than the holder:
+// then only its listing goes; and when the holder lets go, the oldest
+// listed collision takes the name over, so the name is never left free
+// while a resource still bears it.
+func (w *writer) releaseUnique(typ byte, attr, v, id string) error {
+	k := uniqueKey(w.tenant, typ, attr, v)
+	if !w.collisions {
+		return w.txn.Delete(k)
+	}
+	holder := ""
+	item, err := w.txn.Get(k)
+	switch {
+	case err == nil:
+		b, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		holder = string(b)
+	case err != badger.ErrKeyNotFound:
+		return err
+	}
+	if holder != id {
+		return w.txn.Delete(collisionKey(w.tenant, typ, attr, v, id))
+	}
+	prefix := collisionPrefix(w.tenant, typ, attr, v)
+	it := w.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	next := ""
+	it.Seek(prefix)
+	if it.ValidForPrefix(prefix) {
+		next = string(it.Item().Key()[len(prefix):])
+	}
+	it.Close()
+	if next == "" {
+		return w.txn.Delete(k)
+	}
+	if err := w.txn.Delete(collisionKey(w.tenant, typ, attr, v, next)); err != nil {
+		return err
+	}
+	return w.txn.Set(k, []byte(next))
 }

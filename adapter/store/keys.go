@@ -62,6 +62,16 @@ const (
 	// Global (empty tenant), like pToken: a presented access token is
 	// looked up by its hash. Written with a TTL so expired records go.
 	pAccessToken byte = 'e'
+	// pCollision: v p tenant type attr folded-value id → empty. A resource
+	// whose unique attribute (userName, group displayName) folds to the
+	// same key as another's under the current identifier rule, found when
+	// the index was rebuilt for a new rule (see migrate.go). The pUnique
+	// key stays with the resource that held the name first; each later
+	// one is listed here, kept and reported, never deleted.
+	pCollision byte = 'y'
+	// pMeta: v p "" name → value. Store-wide settings of the layout, such
+	// as the version of the identifier rule the indexes were built with.
+	pMeta byte = 'z'
 )
 
 // Resource type bytes.
@@ -202,6 +212,23 @@ func clientKey(tenant string) []byte { return newKey(pClient, tenant).bytes() }
 // accessTokenKey: v 'e' "" hash.
 func accessTokenKey(hash []byte) []byte { return append(newKey(pAccessToken, "").bytes(), hash...) }
 
+// collisionPrefix: v 'y' tenant type attr value — the prefix of every
+// resource listed as colliding under that folded value.
+func collisionPrefix(tenant string, typ byte, attr, value string) []byte {
+	return newKey(pCollision, tenant).byte(typ).str(attr).str(indexValue(value)).bytes()
+}
+
+// collisionKey: v 'y' tenant type attr value id.
+func collisionKey(tenant string, typ byte, attr, value, id string) []byte {
+	return append(collisionPrefix(tenant, typ, attr, value), id...)
+}
+
+// tenantCollisionPrefix: v 'y' tenant — every collision of one tenant.
+func tenantCollisionPrefix(tenant string) []byte { return newKey(pCollision, tenant).bytes() }
+
+// metaKey: v 'z' "" name.
+func metaKey(name string) []byte { return newKey(pMeta, "").str(name).bytes() }
+
 // parsedKey is the decoded form of a key, for the inverse of the
 // constructors above.
 type parsedKey struct {
@@ -237,7 +264,7 @@ func parseKey(key []byte) (parsedKey, error) {
 			}
 			p.parts = []string{id}
 		}
-	case pUnique, pIndex:
+	case pUnique, pIndex, pCollision:
 		if len(rest) < 1 {
 			return p, fmt.Errorf("key %x: missing type", key)
 		}
@@ -250,7 +277,7 @@ func parseKey(key []byte) (parsedKey, error) {
 			return p, err
 		}
 		p.parts = []string{attr, val}
-		if p.prefix == pIndex {
+		if p.prefix == pIndex || p.prefix == pCollision {
 			p.parts = append(p.parts, string(rest))
 			rest = nil
 		}
@@ -268,6 +295,12 @@ func parseKey(key []byte) (parsedKey, error) {
 	case pToken, pTenantToken, pAccessToken:
 		p.parts, rest = []string{string(rest)}, nil
 	case pAccess, pDelivery, pClient:
+	case pMeta:
+		var name string
+		if name, rest, err = readStr(rest); err != nil {
+			return p, err
+		}
+		p.parts = []string{name}
 	case pCleanup:
 		var g string
 		if g, rest, err = readStr(rest); err != nil {

@@ -599,6 +599,8 @@ func TestKeysRoundTrip(t *testing.T) {
 		{deadLetterKey("t", 1<<40+7), parsedKey{prefix: pDeadLetter, tenant: "t", seq: 1<<40 + 7}},
 		{clientKey("t"), parsedKey{prefix: pClient, tenant: "t"}},
 		{accessTokenKey([]byte("hash")), parsedKey{prefix: pAccessToken, parts: []string{"hash"}}},
+		{collisionKey("t", tUser, "userName", "strasse", "id2"), parsedKey{prefix: pCollision, tenant: "t", typ: tUser, parts: []string{"userName", "strasse", "id2"}}},
+		{metaKey("ident_rule"), parsedKey{prefix: pMeta, parts: []string{"ident_rule"}}},
 	}
 	for _, tt := range tests {
 		got, err := parseKey(tt.key)
@@ -618,7 +620,7 @@ func TestKeysRoundTrip(t *testing.T) {
 	if strings.HasPrefix(string(resourcePrefix("ab", tUser)), string(resourcePrefix("a", tUser))) {
 		t.Error("tenant a's prefix covers tenant ab")
 	}
-	for _, bad := range [][]byte{nil, {2, 'r'}, {keyVersion, 'z', 1, 't'}, append(journalKey("t", 1), 0), append(deadLetterKey("t", 1), 0), append(deliveryKey("t"), 0), append(clientKey("t"), 0)} {
+	for _, bad := range [][]byte{nil, {2, 'r'}, {keyVersion, 'Z', 1, 't'}, append(journalKey("t", 1), 0), append(deadLetterKey("t", 1), 0), append(deliveryKey("t"), 0), append(clientKey("t"), 0)} {
 		if _, err := parseKey(bad); err == nil {
 			t.Errorf("parseKey(%x) accepted a malformed key", bad)
 		}
