@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/caddy-scim/caddy-scim/adapter/filter"
-	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 )
 
@@ -130,7 +129,7 @@ func (a *applier) membersOp(op string, t *target, value any) error {
 		if t.filter != nil {
 			ms, err = a.filteredMemberValue(t, value)
 		} else {
-			ms, err = parseMembers(a.membersAttr, value)
+			ms, err = ParseMembers("members", value)
 		}
 		if err != nil {
 			return err
@@ -139,7 +138,7 @@ func (a *applier) membersOp(op string, t *target, value any) error {
 			a.delta.addMember(m)
 		}
 	case OpReplace:
-		ms, err := parseMembers(a.membersAttr, value)
+		ms, err := replacementMembers(t, value)
 		if err != nil {
 			return err
 		}
@@ -177,7 +176,7 @@ func (a *applier) membersOp(op string, t *target, value any) error {
 			// {"op":"Remove","path":"members","value":[{"value":"id"}]}
 			// removes only the ids listed. Reading it as "remove all
 			// members" would drop every other membership of the group.
-			ms, err := parseMembers(a.membersAttr, value)
+			ms, err := ParseMembers("members", value)
 			if err != nil {
 				return err
 			}
@@ -191,8 +190,23 @@ func (a *applier) membersOp(op string, t *target, value any) error {
 	return nil
 }
 
+// replacementMembers reads the value of a replace of members. With a
+// filter, the path selects values of members, and the value may be one
+// member object as well as an array of them (RFC 7644 §3.5.2.3).
+func replacementMembers(t *target, value any) ([]Member, error) {
+	if obj, ok := value.(map[string]any); ok && t.filter != nil {
+		m, err := parseMember(clip(t.text), obj)
+		if err != nil {
+			return nil, err
+		}
+		return []Member{m}, nil
+	}
+	return ParseMembers("members", value)
+}
+
 // filteredMemberValue reads `add members[value eq "id"]`: the member named by
-// the filter's equalities, completed by the value, if any.
+// the filter's equalities, completed by the value, if any. The value may not
+// contradict the filter.
 func (a *applier) filteredMemberValue(t *target, value any) ([]Member, error) {
 	eqs, ok := equalities(t.filter, a.membersAttr)
 	if !ok {
@@ -201,13 +215,41 @@ func (a *applier) filteredMemberValue(t *target, value any) ([]Member, error) {
 	if value != nil {
 		obj, ok := value.(map[string]any)
 		if !ok {
-			return nil, scimerr.BadRequest(scimerr.InvalidValue, "the value of an add to %s must be a JSON object", t.text)
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "the value of an add to %s must be a JSON object; got %s", clip(t.text), describe(value))
 		}
-		for k, v := range obj {
+		for _, k := range sortedKeys(obj) {
+			v := obj[k]
+			if name, known := memberAttrs[strings.ToLower(k)]; known {
+				if fv, inFilter := eqs[name]; inFilter {
+					if !sameMemberAttr(name, fv, v) {
+						return nil, scimerr.BadRequest(scimerr.InvalidValue,
+							"the value gives %s %s but the path's filter says %s; send one or make them agree", name, quoteAny(v), quoteAny(fv))
+					}
+					continue
+				}
+			}
 			eqs[k] = v
 		}
 	}
-	return parseMembers(a.membersAttr, eqs)
+	m, err := parseMember(clip(t.text), eqs)
+	if err != nil {
+		return nil, err
+	}
+	return []Member{m}, nil
+}
+
+// sameMemberAttr reports whether two values of a member attribute agree:
+// type compares case-insensitively, as its canonical values do.
+func sameMemberAttr(name string, a, b any) bool {
+	as, aok := a.(string)
+	bs, bok := b.(string)
+	if !aok || !bok {
+		return false
+	}
+	if name == "type" {
+		return strings.EqualFold(as, bs)
+	}
+	return as == bs
 }
 
 // matchMembers returns the ids of current members a filter selects. exact
@@ -286,10 +328,24 @@ func valueEqIDs(e filter.Expr) ([]string, bool) {
 	return nil, false
 }
 
-// parseMembers reads the value of an operation on members: an array of
-// member objects, one member object, or a bare id. display is read-only and
-// ignored; every value must be a non-empty string id.
-func parseMembers(attr *schema.Attribute, v any) ([]Member, error) {
+// MaxMemberValueBytes is the longest member value (a resource id) a
+// request may carry.
+const MaxMemberValueBytes = 1024
+
+// ParseMembers reads the members of a group as a POST or PUT body or the
+// value of a PATCH operation gives them: null, which names no member, or an
+// array of member objects. A member object has a "value" holding the id of
+// a User or Group, a non-empty string; "$ref", "type" and "display" are
+// accepted, each a string or null ("display" is read-only and ignored, and
+// "type", when not empty, is "User" or "Group" in any case); names are
+// case-insensitive. Anything else is a 400 invalidValue naming the member
+// by its index, such as `members[2] has unknown attribute "foo"`. name is
+// how errors refer to the array, "members" in a request body.
+//
+// The value is checked as the client sent it, before any schema
+// normalization, so that a malformed member can never be dropped and read
+// as an empty membership.
+func ParseMembers(name string, v any) ([]Member, error) {
 	var list []any
 	switch x := v.(type) {
 	case nil:
@@ -297,11 +353,12 @@ func parseMembers(attr *schema.Attribute, v any) ([]Member, error) {
 	case []any:
 		list = x
 	default:
-		list = []any{x}
+		return nil, scimerr.BadRequest(scimerr.InvalidValue,
+			`%s must be an array of member objects such as [{"value":"<id of a User or Group>"}]; got %s`, name, describe(v))
 	}
 	out := make([]Member, 0, len(list))
-	for _, el := range list {
-		m, err := parseMember(attr, el)
+	for i, el := range list {
+		m, err := parseMember(name+"["+itoa(i)+"]", el)
 		if err != nil {
 			return nil, err
 		}
@@ -310,42 +367,81 @@ func parseMembers(attr *schema.Attribute, v any) ([]Member, error) {
 	return out, nil
 }
 
-func parseMember(attr *schema.Attribute, el any) (Member, error) {
-	var raw any
-	switch x := el.(type) {
-	case string:
-		raw = x
-	case map[string]any:
-		for k, v := range x {
-			if strings.EqualFold(k, "value") {
-				raw = v
+// memberAttrs are the attributes of a member object, by lower-case name.
+var memberAttrs = map[string]string{"value": "value", "$ref": "$ref", "type": "type", "display": "display"}
+
+// parseMember reads one member object; where names it in errors.
+func parseMember(where string, el any) (Member, error) {
+	obj, ok := el.(map[string]any)
+	if !ok {
+		return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+			`%s must be an object with a "value" holding the id of a User or Group; got %s`, where, describe(el))
+	}
+	var m Member
+	seen := make(map[string]string, len(obj))
+	for _, k := range sortedKeys(obj) {
+		name, ok := memberAttrs[strings.ToLower(k)]
+		if !ok {
+			return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+				"%s has unknown attribute %q; a member has only value, $ref, type and display", where, clip(k))
+		}
+		if prev, dup := seen[name]; dup {
+			return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+				"%s names %s twice, as %q and %q; send it once", where, name, clip(prev), clip(k))
+		}
+		seen[name] = k
+		v := obj[k]
+		if name == "value" {
+			id, ok := v.(string)
+			if !ok || strings.TrimSpace(id) == "" {
+				return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+					"%s.value must be a non-empty string, the id of a User or Group; got %s", where, describeMember(v))
 			}
+			if len(id) > MaxMemberValueBytes {
+				return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+					"%s.value is %d bytes long; a member's id is at most %d bytes", where, len(id), MaxMemberValueBytes)
+			}
+			m.Value = id
+			continue
 		}
-	default:
-		return Member{}, scimerr.BadRequest(scimerr.InvalidValue, "a member must be an object with a \"value\" holding the member's id; got %s", describe(el))
-	}
-	id, ok := raw.(string)
-	if !ok || strings.TrimSpace(id) == "" {
-		return Member{}, scimerr.BadRequest(scimerr.InvalidValue, "a member's \"value\" must be the member's id, a non-empty string; got %s", describe(raw))
-	}
-	nv, err := schema.NormalizeElement(attr, el, "members")
-	if err != nil {
-		return Member{}, err
-	}
-	m := Member{Value: id}
-	obj, _ := nv.(map[string]any)
-	if t, ok := obj["type"].(string); ok && t != "" {
-		switch {
-		case strings.EqualFold(t, "User"):
-			m.Type = "User"
-		case strings.EqualFold(t, "Group"):
-			m.Type = "Group"
-		default:
-			return Member{}, scimerr.BadRequest(scimerr.InvalidValue, "member %q has type %q; a member's type is \"User\" or \"Group\"", clip(id), clip(t))
+		if v == nil {
+			continue // RFC 7643 §2.5: null is the same as unassigned.
+		}
+		s, ok := v.(string)
+		if !ok {
+			return Member{}, scimerr.BadRequest(scimerr.InvalidValue, "%s.%s must be a string; got %s", where, name, describe(v))
+		}
+		switch name {
+		case "type":
+			switch {
+			case s == "":
+			case strings.EqualFold(s, "User"):
+				m.Type = "User"
+			case strings.EqualFold(s, "Group"):
+				m.Type = "Group"
+			default:
+				return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+					`%s.type is %q; a member's type is "User" or "Group"`, where, clip(s))
+			}
+		case "$ref":
+			m.Ref = s
 		}
 	}
-	if r, ok := obj["$ref"].(string); ok {
-		m.Ref = r
+	if _, ok := seen["value"]; !ok {
+		return Member{}, scimerr.BadRequest(scimerr.InvalidValue,
+			`%s has no "value"; every member needs the id of a User or Group`, where)
 	}
 	return m, nil
+}
+
+// describeMember describes a member value for an error detail: an empty or
+// blank string is named as such.
+func describeMember(v any) string {
+	if s, ok := v.(string); ok {
+		if s == "" {
+			return "an empty string"
+		}
+		return "a blank string"
+	}
+	return describe(v)
 }

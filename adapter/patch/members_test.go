@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
@@ -45,8 +46,12 @@ func TestMemberDelta(t *testing.T) {
 		{name: "remove-members-empty-value-removes-nobody", body: body(`{"op":"remove","path":"members","value":[]}`), delta: &MemberDelta{}},
 		{name: "add-members-empty-list", body: body(`{"op":"add","path":"members","value":[]}`), delta: &MemberDelta{}},
 		{name: "pathless-add-members", body: body(`{"op":"add","value":{"members":[{"value":"a"}]}}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
-		{name: "single-member-object", body: body(`{"op":"add","path":"members","value":{"value":"a"}}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
-		{name: "bare-id-string", body: body(`{"op":"add","path":"members","value":["a"]}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
+		{name: "replace-filtered-member-with-one-object", members: noListing{t}, body: body(`{"op":"replace","path":"members[value eq \"a\"]","value":{"value":"b","type":"USER"}}`),
+			delta: &MemberDelta{Add: []Member{{Value: "b", Type: "User"}}, Remove: []string{"a"}}},
+		{name: "value-filter-completed-by-value", body: body(`{"op":"add","path":"members[value eq \"a\"]","value":{"Value":"a","type":"group","display":"A","$ref":"r"}}`),
+			delta: &MemberDelta{Add: []Member{{Value: "a", Type: "Group", Ref: "r"}}}},
+		{name: "null-sub-attributes", body: body(`{"op":"add","path":"members","value":[{"value":"a","type":null,"$ref":null,"display":null}]}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
+		{name: "empty-type", body: body(`{"op":"add","path":"members","value":[{"value":"a","type":""}]}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
 		{name: "display-is-ignored", body: body(`{"op":"add","path":"members","value":[{"value":"a","display":"Anne"}]}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
 		{name: "urn-qualified-members-path", body: body(`{"op":"add","path":"urn:ietf:params:scim:schemas:core:2.0:Group:members","value":[{"value":"a"}]}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
 		{name: "add-with-value-filter", body: body(`{"op":"add","path":"members[value eq \"a\"]","value":null}`), delta: &MemberDelta{Add: []Member{{Value: "a"}}}},
@@ -119,4 +124,52 @@ func TestMemberDelta(t *testing.T) {
 			t.Errorf("got %d adds (first %v), %d removes", len(r.Members.Add), r.Members.Add[0], len(r.Members.Remove))
 		}
 	})
+}
+
+// TestMalformedMembers checks that a members value is an array of member
+// objects whatever the operation and path, and that every problem in a
+// member is a 400 invalidValue naming the member by its index.
+func TestMalformedMembers(t *testing.T) {
+	const bad = http.StatusBadRequest
+	iv := string(scimerr.InvalidValue)
+	cases := []patchCase{
+		{name: "replace-bare-string", body: body(`{"op":"replace","path":"members","value":"x"}`), detail: []string{`operation 1 (replace "members")`, "members must be an array of member objects", "got a string"}},
+		{name: "add-bare-string", body: body(`{"op":"add","path":"members","value":"x"}`), detail: []string{"members must be an array", "got a string"}},
+		{name: "remove-bare-string", body: body(`{"op":"remove","path":"members","value":"x"}`), detail: []string{"members must be an array", "got a string"}},
+		{name: "add-one-object", body: body(`{"op":"add","path":"members","value":{"value":"a"}}`), detail: []string{"members must be an array", "got an object"}},
+		{name: "replace-number", body: body(`{"op":"replace","path":"members","value":5}`), detail: []string{"got a number"}},
+		{name: "add-bare-ids", body: body(`{"op":"add","path":"members","value":["a"]}`), detail: []string{"members[0] must be an object", "got a string"}},
+		{name: "add-null-element", body: body(`{"op":"add","path":"members","value":[{"value":"a"},null]}`), detail: []string{"members[1] must be an object", "got null"}},
+		{name: "value-number", body: body(`{"op":"replace","path":"members","value":[{"value":5}]}`), detail: []string{"members[0].value must be a non-empty string", "got a number"}},
+		{name: "value-bool", body: body(`{"op":"add","path":"members","value":[{"value":true}]}`), detail: []string{"members[0].value", "got a boolean"}},
+		{name: "value-object", body: body(`{"op":"add","path":"members","value":[{"value":{"id":"a"}}]}`), detail: []string{"members[0].value", "got an object"}},
+		{name: "value-empty", body: body(`{"op":"add","path":"members","value":[{"value":""}]}`), detail: []string{"members[0].value", "got an empty string"}},
+		{name: "value-blank", body: body(`{"op":"add","path":"members","value":[{"value":" \t"}]}`), detail: []string{"members[0].value", "got a blank string"}},
+		{name: "value-missing", body: body(`{"op":"replace","path":"members","value":[{"display":"x"}]}`), detail: []string{`members[0] has no "value"`}},
+		{name: "value-too-long", body: body(`{"op":"add","path":"members","value":[{"value":"` + strings.Repeat("é", 513) + `"}]}`), detail: []string{"members[0].value is 1026 bytes long", "at most 1024 bytes"}},
+		{name: "value-twice", body: body(`{"op":"add","path":"members","value":[{"value":"a","VALUE":"b"}]}`), detail: []string{"members[0] names value twice"}},
+		{name: "unknown-attribute", body: body(`{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"},{"value":"c","foo":1}]}`), detail: []string{`members[2] has unknown attribute "foo"`}},
+		{name: "primary-is-unknown", body: body(`{"op":"add","path":"members","value":[{"value":"a","primary":true}]}`), detail: []string{`members[0] has unknown attribute "primary"`}},
+		{name: "type-number", body: body(`{"op":"add","path":"members","value":[{"value":"a","type":1}]}`), detail: []string{"members[0].type must be a string", "got a number"}},
+		{name: "type-unknown", body: body(`{"op":"add","path":"members","value":[{"value":"a","type":"Robot"}]}`), detail: []string{`members[0].type is "Robot"`}},
+		{name: "ref-object", body: body(`{"op":"add","path":"members","value":[{"value":"a","$ref":{}}]}`), detail: []string{"members[0].$ref must be a string", "got an object"}},
+		{name: "display-number", body: body(`{"op":"add","path":"members","value":[{"value":"a","display":7}]}`), detail: []string{"members[0].display must be a string"}},
+		{name: "remove-value-array-bad", body: body(`{"op":"remove","path":"members","value":[{"value":"a","x":1}]}`), detail: []string{`members[0] has unknown attribute "x"`}},
+		{name: "pathless-bare-string", body: body(`{"op":"replace","value":{"members":"x"}}`), detail: []string{"members must be an array"}},
+		{name: "pathless-bad-member", body: body(`{"op":"replace","value":{"displayName":"X","members":[{"value":"a"},{"value":5}]}}`), detail: []string{"members[1].value"}},
+		{name: "value-path-add-string", body: body(`{"op":"add","path":"members[value eq \"a\"]","value":"a"}`), detail: []string{"must be a JSON object", "got a string"}},
+		{name: "value-path-add-unknown", body: body(`{"op":"add","path":"members[value eq \"a\"]","value":{"foo":"x"}}`), detail: []string{`members[value eq "a"] has unknown attribute "foo"`}},
+		{name: "value-path-add-conflict", body: body(`{"op":"add","path":"members[value eq \"a\"]","value":{"value":"b"}}`), detail: []string{`the value gives value "b" but the path's filter says "a"`}},
+		{name: "value-path-add-type-conflict", body: body(`{"op":"add","path":"members[value eq \"a\" and type eq \"User\"]","value":{"type":"Group"}}`), detail: []string{"type"}},
+		{name: "value-path-number-id", body: body(`{"op":"add","path":"members[value eq 5]","value":{}}`), detail: []string{".value must be a non-empty string", "got a number"}},
+		{name: "value-path-replace-bad-object", members: noListing{t}, body: body(`{"op":"replace","path":"members[value eq \"a\"]","value":{"value":"b","bar":1}}`), detail: []string{`has unknown attribute "bar"`}},
+		{name: "value-path-replace-string", members: noListing{t}, body: body(`{"op":"replace","path":"members[value eq \"a\"]","value":"b"}`), detail: []string{"members must be an array"}},
+		{name: "bad-after-good-ops", body: body(`{"op":"remove","path":"members"}`, `{"op":"add","path":"members","value":[{"value":"a"}]}`, `{"op":"add","path":"members","value":[{"value":1}]}`), detail: []string{"operation 3", "members[0].value"}},
+	}
+	for i := range cases {
+		cases[i].rt = schema.Group
+		cases[i].status = bad
+		cases[i].scimType = iv
+	}
+	runCases(t, cases)
 }

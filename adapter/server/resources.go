@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.uber.org/zap"
-
 	"github.com/caddy-scim/caddy-scim/adapter/filter"
 	"github.com/caddy-scim/caddy-scim/adapter/patch"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
@@ -117,28 +115,14 @@ func (q *request) get(rt *schema.ResourceType, id string) {
 // hasMembers reports whether the body named members at all, so that a PUT
 // without members leaves membership alone while "members": [] clears it.
 func (q *request) prepare(rt *schema.ResourceType, body map[string]any) (res map[string]any, members []patch.Member, hasMembers bool, err error) {
+	if members, hasMembers, err = bodyMembers(rt, body); err != nil {
+		return nil, nil, false, err
+	}
 	res, err = rt.Normalize(body)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if rt == schema.Group {
-		for k := range body {
-			if strings.EqualFold(k, "members") {
-				hasMembers = true
-			}
-		}
-		arr, _ := res["members"].([]any)
-		delete(res, "members")
-		for _, el := range arr {
-			m, _ := el.(map[string]any)
-			v, _ := m["value"].(string)
-			if v == "" {
-				return nil, nil, false, scimerr.BadRequest(scimerr.InvalidValue, "every member needs a value: the id of a User or Group")
-			}
-			t, _ := m["type"].(string)
-			members = append(members, patch.Member{Value: v, Type: t})
-		}
-	}
+	delete(res, "members")
 	if err := rt.CheckRequired(res); err != nil {
 		return nil, nil, false, err
 	}
@@ -153,13 +137,6 @@ func (q *request) validate(rt *schema.ResourceType, res map[string]any) error {
 		return nil
 	}
 	return q.cfg.Validate(q.ctx, q.tenant, rt, res)
-}
-
-func (q *request) logSkipped(rt *schema.ResourceType, id string, skipped []string) {
-	if len(skipped) > 0 {
-		q.log.Warn("group members that name no resource were skipped",
-			zap.String("tenant", q.tenant), zap.String("group_id", id), zap.Int("skipped", len(skipped)))
-	}
 }
 
 // written is a POST or PUT body, read and checked, with the projection of

@@ -56,6 +56,12 @@ type Config struct {
 	// Validate, when set, is called with every resource about to be
 	// created or replaced, after schema validation.
 	Validate Validator
+	// OnSkippedMembers, when set, is called after a write to a group that
+	// skipped member ids naming no User or Group of the tenant (or the
+	// group itself), with the group's id and the ids skipped. The rest of
+	// the membership was applied. It runs after the write committed and
+	// must not block.
+	OnSkippedMembers func(ctx context.Context, tenant, groupID string, skipped []string)
 	// DocumentationURI is advertised in /ServiceProviderConfig.
 	DocumentationURI string
 	// CursorKey signs the cursors of cursor pagination (RFC 9865) with

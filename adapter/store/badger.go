@@ -653,22 +653,16 @@ func (w *writer) applyMembers(group string, d *patch.MemberDelta) (added, remove
 }
 
 // memberType finds the resource a member value names: a user or a group of
-// the tenant, as the member's type says, or either when it says nothing. A
-// group cannot be a member of itself.
+// the tenant. The id decides, not the member's type: a member whose type
+// says "Group" but whose value is a user's id is that user. The type only
+// orders the lookups. A group cannot be a member of itself.
 func (w *writer) memberType(group string, m patch.Member) (byte, bool, error) {
 	if m.Value == "" || len(m.Value) > maxID || m.Value == group {
 		return 0, false, nil
 	}
-	var try []byte
-	switch {
-	case m.Type == "" || len(m.Type) > 16:
-		try = []byte{tUser, tGroup}
-	case equalFoldASCII(m.Type, "User"):
-		try = []byte{tUser}
-	case equalFoldASCII(m.Type, "Group"):
-		try = []byte{tGroup}
-	default:
-		try = []byte{tUser, tGroup}
+	try := []byte{tUser, tGroup}
+	if equalFoldASCII(m.Type, "Group") {
+		try = []byte{tGroup, tUser}
 	}
 	for _, t := range try {
 		_, err := w.txn.Get(resourceKey(w.tenant, t, m.Value))
