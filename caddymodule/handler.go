@@ -326,6 +326,11 @@ func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, stat
 	h.metrics.duration.WithLabelValues(tenant, op.resource, r.Method).Observe(d.Seconds())
 	level := zap.DebugLevel
 	switch {
+	case status == http.StatusNotImplemented:
+		// 501 is the answer to what this service provider does not offer
+		// (/Me): any token holder can ask for it, so it must not fill the
+		// error log.
+		level = zap.InfoLevel
 	case status >= 500:
 		level = zap.ErrorLevel
 	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests:

@@ -1,15 +1,12 @@
 package patch
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"sort"
 	"strings"
 
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/scimjson"
 )
 
 // Limits on a PatchOp message. A request over them is refused before any
@@ -42,7 +39,7 @@ type Request struct {
 }
 
 // Operation is one PATCH operation (RFC 7644 §3.5.2). Op is lowercase after
-// Decode; Value is decoded with json.Decoder.UseNumber, so numbers are
+// Decode; Value is decoded by package scimjson, so numbers are
 // json.Number.
 type Operation struct {
 	// Op is "add", "remove" or "replace".
@@ -57,7 +54,9 @@ type Operation struct {
 // identity providers send: op names in any case (Entra ID sends "Add",
 // "Replace", "Remove"), member names of the message in any case, and a
 // missing "schemas" member. It rejects, with a 400 *scimerr.Error:
-// a body that is not a JSON object (invalidSyntax); "schemas" present without
+// whatever package scimjson refuses in every request body (invalid UTF-8,
+// data after the JSON value, nesting or strings over the limits, control
+// characters); a body that is not a JSON object (invalidSyntax); "schemas" present without
 // the PatchOp URN (invalidSyntax); "Operations" missing, empty or not an array
 // of objects (invalidSyntax); more than MaxOperations operations (tooMany); an
 // op other than add, remove or replace (invalidValue); add or replace without
@@ -65,14 +64,11 @@ type Operation struct {
 // (invalidSyntax) or longer than MaxPathLength (invalidPath); and a remove
 // without a path (noTarget, RFC 7644 §3.5.2.2).
 func Decode(body []byte) (*Request, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body is not valid JSON: %s", jsonProblem(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body has data after the PatchOp object")
+	// Every request body is held to the same strict decoding: one JSON
+	// value, valid UTF-8, bounded depth and strings, no control characters.
+	raw, err := scimjson.Decode(body)
+	if err != nil {
+		return nil, err
 	}
 	msg, ok := raw.(map[string]any)
 	if !ok {
@@ -209,18 +205,6 @@ func tooManyOps(n int) error {
 
 func pathTooLong(n int) error {
 	return scimerr.BadRequest(scimerr.InvalidPath, "the path is %d bytes long; at most %d are accepted", n, MaxPathLength)
-}
-
-// jsonProblem describes a decoding error without echoing Go type names.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	switch {
-	case errors.As(err, &syn):
-		return syn.Error() + " at byte " + itoa(int(syn.Offset))
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body ends before the JSON value does"
-	}
-	return "the body could not be decoded"
 }
 
 func sortedKeys(m map[string]any) []string {

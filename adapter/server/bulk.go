@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/scimjson"
 )
 
 // The /Bulk endpoint (RFC 7644 §3.7) runs a list of POST, PUT, PATCH and
@@ -109,7 +110,12 @@ func (q *request) bulk() {
 		q.fail(err)
 		return
 	}
-	msg, err := decodeObject(body)
+	// The whole message is held to the limits of a single request, its
+	// operations' data included: a malformed value anywhere fails the
+	// request before any operation runs. Data nests 3 levels below the
+	// top (message, Operations, operation), so it may nest as deeply as a
+	// single request's body.
+	msg, err := bulkLimits.DecodeObject(body)
 	if err != nil {
 		q.fail(err)
 		return
@@ -156,6 +162,9 @@ func (q *request) bulk() {
 	}
 	q.write(http.StatusOK, resp)
 }
+
+// bulkLimits are the limits of a BulkRequest body (package scimjson).
+var bulkLimits = scimjson.Limits{MaxDepth: scimjson.MaxDepth, MaxString: scimjson.MaxString, Envelope: 3}
 
 // readBulkBody reads the request body under the bulk payload limit rather
 // than MaxBodyBytes (RFC 7644 §3.7.4), refusing media types other than JSON.

@@ -12,7 +12,22 @@ import (
 // The discovery endpoints (RFC 7644 §4) serve documents generated from the
 // attribute definitions in package schema.
 
+// filtered refuses a filter on a discovery endpoint: RFC 7644 §4 says a
+// filter there is answered with 403 Forbidden. It reports whether it
+// answered.
+func (q *request) filtered() bool {
+	if !q.r.URL.Query().Has("filter") {
+		return false
+	}
+	q.fail(scimerr.New(http.StatusForbidden, "",
+		"filtering is not supported on the discovery endpoints /ServiceProviderConfig, /Schemas and /ResourceTypes (RFC 7644 §4); leave out the filter parameter"))
+	return true
+}
+
 func (q *request) serviceProviderConfig() {
+	if q.filtered() {
+		return
+	}
 	q.write(http.StatusOK, schema.NewServiceProviderConfig(schema.Capabilities{
 		MaxResults:       q.cfg.MaxResults,
 		DocumentationURI: q.cfg.DocumentationURI,
@@ -37,6 +52,9 @@ func (q *request) pagination() *schema.PaginationConfig {
 }
 
 func (q *request) resourceTypes(id string) {
+	if q.filtered() {
+		return
+	}
 	var docs []any
 	for _, rt := range schema.ResourceTypes() {
 		if id == "" || strings.EqualFold(rt.ID, id) {
@@ -47,6 +65,9 @@ func (q *request) resourceTypes(id string) {
 }
 
 func (q *request) schemas(id string) {
+	if q.filtered() {
+		return
+	}
 	var docs []any
 	for _, s := range schema.Schemas() {
 		if id == "" || strings.EqualFold(s.ID, id) {

@@ -1,19 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/scimjson"
 )
 
 // write sends v as a SCIM JSON response.
@@ -89,37 +88,11 @@ func (q *request) readRaw() ([]byte, error) {
 	return body, nil
 }
 
+// decodeObject decodes a JSON object request body under the limits every
+// SCIM body is held to (package scimjson): exactly one value, valid UTF-8,
+// bounded depth and string sizes, no control characters.
 func decodeObject(body []byte) (map[string]any, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body is empty; send a JSON object")
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body is not valid JSON: %s", jsonProblem(err))
-	}
-	if d.More() {
-		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body has data after its JSON value")
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "the request body must be a JSON object")
-	}
-	return m, nil
-}
-
-// jsonProblem describes a JSON syntax error by position, without quoting
-// the body.
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of input"
-	}
-	return "malformed input"
+	return scimjson.DecodeObject(body)
 }
 
 func equalJSON(a, b any) bool { return reflect.DeepEqual(a, b) }

@@ -182,6 +182,10 @@ func baseURL(r *http.Request, prefix string) string {
 
 // route dispatches on the path below the tenant's base (RFC 7644 §3.2).
 func (q *request) route(rel string) {
+	if err := checkQuery(q.r.URL.Query()); err != nil {
+		q.fail(err)
+		return
+	}
 	segs := strings.Split(strings.Trim(rel, "/"), "/")
 	if len(segs) == 1 && segs[0] == "" {
 		q.fail(scimerr.NotFound("this is the SCIM base URL; use /Users, /Groups, /Schemas, /ResourceTypes or /ServiceProviderConfig"))
