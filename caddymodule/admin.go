@@ -163,6 +163,11 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
 	out := &TenantStatus{TenantURL: app.tenantURL(name), Status: st}
+	if w, err := collisionWarning(r.Context(), app.shared.store, name); err != nil {
+		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	} else if w != nil {
+		st.Warnings = append(st.Warnings, *w)
+	}
 	if reg := app.tenant(name); reg != nil && reg.tenant.Backend != nil {
 		ds, err := app.shared.deliverer.Status(r.Context(), name)
 		if err != nil {

@@ -167,6 +167,9 @@ func (q *request) readWritten(rt *schema.ResourceType) (*written, error) {
 
 func (q *request) create(rt *schema.ResourceType) {
 	in, err := q.readWritten(rt)
+	if err == nil {
+		err = checkIdentifiers(rt, in.res, nil)
+	}
 	if err != nil {
 		q.fail(err)
 		return
@@ -198,6 +201,9 @@ func (q *request) replace(rt *schema.ResourceType, id string) {
 			}
 		}
 		if err := checkImmutable(rt, cur, res); err != nil {
+			return nil, nil, err
+		}
+		if err := checkIdentifiers(rt, res, cur); err != nil {
 			return nil, nil, err
 		}
 		next := res
@@ -260,6 +266,9 @@ func (q *request) patch(rt *schema.ResourceType, id string) {
 		}
 		r, err := patch.Apply(q.ctx, rt, cur, req.Operations, members)
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkIdentifiers(rt, r.Resource, cur); err != nil {
 			return nil, nil, err
 		}
 		if err := q.validate(rt, r.Resource); err != nil {
