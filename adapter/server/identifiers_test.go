@@ -1,9 +1,10 @@
 package server
 
 import (
-	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"net/url"
 	"testing"
+
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
 )
 
 const userSchema = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]`
