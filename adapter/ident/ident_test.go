@@ -159,3 +159,18 @@ func FuzzFold(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFold(b *testing.B) {
+	for _, c := range []struct{ name, s string }{
+		{"ascii", "BJensen@Example.com"},
+		{"latin", "Ren\u00e9e.Stra\u00dfe@Example.com"},
+		{"fullwidth", "\uff42\uff4a\uff45\uff4e\uff53\uff45\uff4e@example.com"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Fold(c.s)
+			}
+		})
+	}
+}
