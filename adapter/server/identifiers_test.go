@@ -46,6 +46,14 @@ func TestIdentifierRule(t *testing.T) {
 		t.Errorf("group look-alike: %d %v; want 409", w.Code, body)
 	}
 
+	// PATCH value filters use the same rule: the existing work email is
+	// found by a look-alike, not added a second time.
+	h.must("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails[value eq \"RENÉE@EXAMPLE.COM\"].type","value":"home"}]}`, 204)
+	emails := h.must("GET", "/Users/"+id, "", 200)["emails"].([]any)
+	if len(emails) != 1 || emails[0].(map[string]any)["type"] != "home" {
+		t.Errorf("emails after a PATCH by a look-alike: %v; want the one email, now home", emails)
+	}
+
 	// Stored in NFC: a decomposed name written by PATCH comes back composed.
 	h.must("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"userName","value":"zoe\u0308@example.com"}]}`, 204)
 	got := h.must("GET", "/Users/"+id, "", 200)
