@@ -357,11 +357,14 @@ func litText(l Literal) string {
 // the uniqueness index uses, so a filter finds exactly the resources that
 // a create of the same name would collide with.
 func compareStrings(op Op, a, b string, caseExact bool) bool {
+	if op == Eq {
+		if caseExact {
+			return a == b
+		}
+		return ident.Equal(a, b)
+	}
 	if !caseExact {
 		a, b = ident.Fold(a), ident.Fold(b)
-	}
-	if op == Eq {
-		return a == b
 	}
 	switch op {
 	case Co:

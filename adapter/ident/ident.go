@@ -54,7 +54,31 @@ func Equal(a, b string) bool {
 	if a == b {
 		return true
 	}
+	if isPlainASCII(a) && isPlainASCII(b) {
+		return asciiEqualFold(a, b)
+	}
 	return Fold(a) == Fold(b)
+}
+
+// asciiEqualFold compares printable ASCII strings ignoring case, without
+// allocating.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Canonical returns s as it is stored: the client's spelling in Unicode
