@@ -168,6 +168,9 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 	} else if w != nil {
 		st.Warnings = append(st.Warnings, *w)
 	}
+	if w := app.shared.skipped.warning(name); w != nil {
+		st.Warnings = append(st.Warnings, *w)
+	}
 	if reg := app.tenant(name); reg != nil && reg.tenant.Backend != nil {
 		ds, err := app.shared.deliverer.Status(r.Context(), name)
 		if err != nil {

@@ -99,6 +99,9 @@ type shared struct {
 
 	hostsMu sync.Mutex
 	hosts   map[string]*pluginHost
+
+	// skipped counts, per tenant, the member ids that named nothing.
+	skipped skippedLog
 }
 
 // Destruct stops delivery, flushes access times and closes the store when

@@ -157,6 +157,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		BulkMaxOperations:  h.MaxBulkOperations,
 		BulkMaxPayloadSize: h.MaxBulkBytes,
 		Validate:           h.validate,
+		OnSkippedMembers:   h.skippedMembers,
 		// One key per storage directory, kept across reloads: a cursor an
 		// IdP holds stays valid when the config changes (not across
 		// restarts of the process).

@@ -13,6 +13,9 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
+	// skippedMembers counts group member ids that named no user or group
+	// of the tenant and were left out.
+	skippedMembers *prometheus.CounterVec
 }
 
 var (
@@ -44,11 +47,15 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Namespace: "caddy", Subsystem: "scim", Name: "auth_failures_total",
 			Help: "Requests refused for a missing, invalid, revoked or expired token, by tenant.",
 		}, []string{"tenant", "reason"}),
+		skippedMembers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy", Subsystem: "scim", Name: "skipped_members_total",
+			Help: "Group member ids an IdP sent that name no user or group of the tenant and were left out of the group, by tenant.",
+		}, []string{"tenant"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.authFailures} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.authFailures, m.skippedMembers} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
