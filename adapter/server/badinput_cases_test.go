@@ -686,6 +686,8 @@ func headerCases() []badCase {
 		"multipart/form-data; boundary=x", "image/png", "application/", ";;;", "application/scim"} {
 		add("Content-Type "+ct+"/POST /Users", "POST", "/Users", newUser(""), map[string]string{"Content-Type": ct}, 415)
 	}
+	add("Content-Type with a charset other than UTF-8/POST /Users", "POST", "/Users", newUser(""), map[string]string{"Content-Type": "application/scim+json; charset=iso-8859-1"}, 415)
+	add("Content-Type with a charset other than UTF-8/Bulk", "POST", "/Bulk", bulkRequest(0, bulkOpJSON("POST", "u", "/Users", newUser(""))), map[string]string{"Content-Type": "application/json; charset=utf-16"}, 415)
 	add("Content-Type text/plain/PUT", "PUT", "/Users/{bj}", userJSON(`"userName":"bjensen@example.com"`), map[string]string{"Content-Type": "text/plain"}, 415)
 	add("Content-Type text/plain/PATCH", "PATCH", "/Users/{bj}", patchOps(op("replace", "title", `"T"`)), map[string]string{"Content-Type": "text/plain"}, 415)
 	add("Content-Type text/plain/Bulk", "POST", "/Bulk", bulkRequest(0, bulkOpJSON("POST", "u", "/Users", newUser(""))), map[string]string{"Content-Type": "text/plain"}, 415)
@@ -825,6 +827,10 @@ func queryCases() []badCase {
 	add("cursor garbage", "/Users?cursor=garbage", "invalidCursor")
 	add("cursor with startIndex", "/Users?cursor=&startIndex=2", "invalidValue")
 	add("cursor with sortBy", "/Users?cursor=&sortBy=userName", "invalidValue")
+	out = append(out, badCase{class: "query", name: "attributes not a path on POST", method: "POST", path: "/Users?attributes=emails%5Btype",
+		body: newUser(""), status: 400, scimType: "invalidValue|invalidPath"})
+	out = append(out, badCase{class: "query", name: "attributes not a path on PATCH", method: "PATCH", path: "/Users/{bj}?attributes=emails%5Btype",
+		body: patchOps(op("replace", "title", `"T"`)), status: 400, scimType: "invalidValue|invalidPath"})
 	for _, s := range []struct{ name, body, scimType string }{
 		{"startIndex abc", `{"startIndex":"abc"}`, "invalidValue"},
 		{"count array", `{"count":[]}`, "invalidValue"},
@@ -887,6 +893,14 @@ func bulkCases() []badCase {
 	ops("version not a string", 0, `{"method":"DELETE","path":"/Users/{bj}","version":1}`, 400, "invalidSyntax", 1)
 	ops("DELETE of a missing user", 0, bulkOpJSON("DELETE", "", "/Users/{missing}", ""), 404, "", 1)
 	ops("PUT of a missing group", 0, bulkOpJSON("PUT", "", "/Groups/{missing}", groupJSON(`"displayName":"Ghosts"`)), 404, "", 1)
+	ops("duplicate bulkId", 0, bulkOpJSON("POST", "u", "/Users", userJSON(`"userName":5`))+","+
+		bulkOpJSON("POST", "u", "/Users", newUser("")), 400, "invalidValue", 2)
+	ops("empty bulkId", 0, bulkOpJSON("POST", "", "/Users", newUser("")), 400, "invalidSyntax", 1)
+	ops("reference to an empty bulkId", 0, bulkOpJSON("PATCH", "", "/Groups/{g1}", patchOps(op("add", "members", `[{"value":"bulkId:"}]`))), 400, "invalidValue", 1)
+	ops("path /Bulk", 0, bulkOpJSON("POST", "b", "/Bulk", bulkRequest(0, "")), 400, "invalidPath", 1)
+	ops("path /ServiceProviderConfig", 0, bulkOpJSON("PUT", "", "/ServiceProviderConfig/x", `{}`), 400, "invalidPath", 1)
+	ops("PATCH data without Operations", 0, bulkOpJSON("PATCH", "", "/Users/{bj}", `{"schemas":["`+patchURN+`"]}`), 400, "invalidSyntax", 1)
+	ops("method a number", 0, `{"method":5,"path":"/Users/{bj}"}`, 400, "invalidSyntax", 1)
 	ops("failOnErrors stops after the first failure", 1, bulkOpJSON("DELETE", "", "/Users/{missing}", "")+","+
 		bulkOpJSON("DELETE", "", "/Users/{bj}", ""), 404, "", 1)
 	return out

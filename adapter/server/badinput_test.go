@@ -36,12 +36,12 @@ import (
 //	limits         25
 //	discovery       9
 //	patch          38
-//	headers        24
+//	headers        26
 //	methods        26
 //	paths          24
-//	query          35
-//	bulk           30
-//	total         637
+//	query          37
+//	bulk           37
+//	total         648
 
 // badCase is one request that must be refused.
 type badCase struct {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -169,12 +168,8 @@ var bulkLimits = scimjson.Limits{MaxDepth: scimjson.MaxDepth, MaxString: scimjso
 // readBulkBody reads the request body under the bulk payload limit rather
 // than MaxBodyBytes (RFC 7644 §3.7.4), refusing media types other than JSON.
 func (q *request) readBulkBody() ([]byte, error) {
-	if ct := q.r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !(mt == "application/json" || mt == MediaType || strings.HasSuffix(mt, "+json")) {
-			return nil, scimerr.New(http.StatusUnsupportedMediaType, "",
-				"Content-Type %q is not supported; send %s or application/json", clip(ct), MediaType)
-		}
+	if err := checkMediaType(q.r.Header.Get("Content-Type")); err != nil {
+		return nil, err
 	}
 	limit := q.maxBulkPayloadSize()
 	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, limit))

@@ -70,12 +70,8 @@ func (q *request) readObject() (map[string]any, error) {
 // readRaw reads the request body, refusing media types other than JSON
 // and bodies over the configured limit.
 func (q *request) readRaw() ([]byte, error) {
-	if ct := q.r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !(mt == "application/json" || mt == MediaType || strings.HasSuffix(mt, "+json")) {
-			return nil, scimerr.New(http.StatusUnsupportedMediaType, "",
-				"Content-Type %q is not supported; send %s or application/json", clip(ct), MediaType)
-		}
+	if err := checkMediaType(q.r.Header.Get("Content-Type")); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, q.cfg.MaxBodyBytes))
 	if err != nil {
@@ -86,6 +82,26 @@ func (q *request) readRaw() ([]byte, error) {
 		return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "could not read the request body")
 	}
 	return body, nil
+}
+
+// checkMediaType refuses a request body whose Content-Type is not JSON, or
+// names a charset other than UTF-8, the only encoding of JSON exchanged
+// between systems (RFC 8259 §8.1). A request without Content-Type is read
+// as JSON.
+func checkMediaType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !(mt == "application/json" || mt == MediaType || strings.HasSuffix(mt, "+json")) {
+		return scimerr.New(http.StatusUnsupportedMediaType, "",
+			"Content-Type %q is not supported; send %s or application/json", clip(ct), MediaType)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return scimerr.New(http.StatusUnsupportedMediaType, "",
+			"charset %q is not supported; send JSON in UTF-8 (RFC 8259 §8.1)", clip(cs))
+	}
+	return nil
 }
 
 // decodeObject decodes a JSON object request body under the limits every
