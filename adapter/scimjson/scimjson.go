@@ -47,7 +47,8 @@ const (
 	MaxString = 65536
 )
 
-// Limits are the bounds a decode enforces.
+// Limits are the bounds a decode enforces. A zero field is a zero limit,
+// not a default: start from Default and change what differs.
 type Limits struct {
 	// MaxDepth is how deeply arrays and objects may nest in the values a
 	// message carries.
