@@ -126,7 +126,7 @@ func TestBackendsEndToEnd(t *testing.T) {
 
 	t.Run("required email refused before commit", func(t *testing.T) {
 		for _, tenant := range []string{"print", "insights", "awareness"} {
-			status, _, body := in.scim(t, "POST", "/scim/v2/"+tenant+"/Users", tokens[tenant], `{"userName":"noemail@contoso.example"}`)
+			status, _, body := in.scim(t, "POST", "/scim/v2/"+tenant+"/Users", tokens[tenant], `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"noemail@contoso.example"}`)
 			if status != 400 || body["scimType"] != "invalidValue" || !strings.Contains(body["detail"].(string), "requires emails") {
 				t.Errorf("%s: %d %v", tenant, status, body)
 			}
@@ -302,7 +302,7 @@ func TestBackendActionsAndDeadLetters(t *testing.T) {
 		// HP Insights keys users by email: a second user with the same email
 		// can never be applied as it is.
 		create := func(name, email string) string {
-			status, _, res := in.scim(t, "POST", "/scim/v2/insights/Users", insights, fmt.Sprintf(`{"userName":%q,"emails":[{"value":%q,"type":"work"}]}`, name, email))
+			status, _, res := in.scim(t, "POST", "/scim/v2/insights/Users", insights, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"emails":[{"value":%q,"type":"work"}]}`, name, email))
 			if status != 201 {
 				t.Fatalf("create %s: %d %v", name, status, res)
 			}

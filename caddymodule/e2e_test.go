@@ -507,7 +507,7 @@ func reloadUnderLoad(t *testing.T, in *instance, token string) {
 					return
 				default:
 				}
-				body := fmt.Sprintf(`{"userName":"reload-%d-%d@example.com"}`, w, i)
+				body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"reload-%d-%d@example.com"}`, w, i)
 				status, _, m, err := in.try("POST", "/scim/v2/acme/Users", token, body)
 				if err != nil || status != 201 {
 					failed.Add(1)

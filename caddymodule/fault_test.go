@@ -85,7 +85,7 @@ func TestPluginKilledMidSync(t *testing.T) {
 				if i > users {
 					return
 				}
-				body := fmt.Sprintf(`{"userName":"user%04d@contoso.example","emails":[{"value":"user%04d@contoso.example","type":"work","primary":true}]}`, i, i)
+				body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"user%04d@contoso.example","emails":[{"value":"user%04d@contoso.example","type":"work","primary":true}]}`, i, i)
 				status, _, m, err := in.try("POST", "/scim/v2/print/Users", token, body)
 				if err != nil || status != 201 {
 					errs <- fmt.Errorf("create %d: %d %v %v", i, status, err, m)
@@ -185,7 +185,7 @@ func TestBackendOutage(t *testing.T) {
 	in := startCaddy(t, cfg)
 	token := in.token(t, "print").Token
 	for i := 0; i < 30; i++ {
-		status, _, m := in.scim(t, "POST", "/scim/v2/print/Users", token, fmt.Sprintf(`{"userName":"u%d@contoso.example"}`, i))
+		status, _, m := in.scim(t, "POST", "/scim/v2/print/Users", token, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d@contoso.example"}`, i))
 		if status != 201 {
 			t.Fatalf("create %d while the backend is down: %d %v", i, status, m)
 		}
@@ -290,7 +290,7 @@ func TestServerKilledMidSync(t *testing.T) {
 				}
 				i := n.Add(1)
 				name := fmt.Sprintf("user%05d@contoso.example", i)
-				status, _, _, err := in.try("POST", "/scim/v2/print/Users", token, fmt.Sprintf(`{"userName":%q,"emails":[{"value":%q}]}`, name, name))
+				status, _, _, err := in.try("POST", "/scim/v2/print/Users", token, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"emails":[{"value":%q}]}`, name, name))
 				if err == nil && status == 201 {
 					acked.Store(name, true)
 				}

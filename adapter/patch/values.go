@@ -180,7 +180,10 @@ func (a *applier) multiOp(op string, t *target, c map[string]any, value any) err
 	if err != nil {
 		return err
 	}
-	list = compact(list)
+	// Duplicates are collapsed on every write, as on POST and PUT: an
+	// add of a value already there, or a replace that makes one value
+	// equal to another, leaves one (RFC 7643 §2.4).
+	list = schema.CollapseDuplicates(t.attr, compact(list))
 	if snapshot != nil && !equalValue(t.attr, snapshot, list) {
 		return immutableError(t.name())
 	}

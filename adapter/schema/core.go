@@ -26,8 +26,14 @@ func sub(name string, t Type, desc string) *Attribute {
 // RFC 7643 §2.4 (value, display, type, primary), with the given value type
 // and canonical type values.
 func multi(name, desc string, valueType Type, types []string, extra ...*Attribute) *Attribute {
+	value := sub("value", valueType, "The value of the "+name+" entry.")
+	if valueType == Reference {
+		// RFC 7643 §8.7.1: photos.value refers to a resource outside the
+		// service provider.
+		value.ReferenceTypes = []string{"external"}
+	}
 	subs := []*Attribute{
-		sub("value", valueType, "The value of the "+name+" entry."),
+		value,
 		sub("display", String, "A human-readable name, primarily used for display purposes."),
 		{Name: "type", Type: String, Description: "A label indicating the entry's function.", CanonicalValues: types},
 		sub("primary", Boolean, "Whether this is the primary or preferred entry; at most one entry is primary."),
@@ -36,12 +42,19 @@ func multi(name, desc string, valueType Type, types []string, extra ...*Attribut
 	return &Attribute{Name: name, Type: Complex, MultiValued: true, Description: desc, SubAttributes: subs}
 }
 
+// identifierValue marks the value sub-attribute of a as an identifier
+// (emails.value).
+func identifierValue(a *Attribute) *Attribute {
+	a.Sub("value").identifier = true
+	return a
+}
+
 // commonAttributes are the attributes every resource has (RFC 7643 §3.1).
 // They are not part of any schema's attribute list.
 var commonAttributes = []*Attribute{
 	{Name: "id", Type: String, CaseExact: true, Mutability: ReadOnly, Returned: Always, Uniqueness: Server,
 		Description: "Unique identifier for the resource, assigned by the service provider."},
-	{Name: "externalId", Type: String, CaseExact: true,
+	{Name: "externalId", Type: String, CaseExact: true, identifier: true,
 		Description: "Identifier of the resource as defined by the provisioning client."},
 	{Name: "meta", Type: Complex, Mutability: ReadOnly, Description: "Resource metadata.",
 		SubAttributes: []*Attribute{
@@ -62,7 +75,7 @@ var UserSchema = &Schema{
 	Name:        "User",
 	Description: "User Account",
 	Attributes: []*Attribute{
-		{Name: "userName", Type: String, Required: true, Uniqueness: Server,
+		{Name: "userName", Type: String, Required: true, Uniqueness: Server, identifier: true,
 			Description: "Unique identifier for the user, typically used to sign in. Unique case-insensitively."},
 		{Name: "name", Type: Complex, Description: "The components of the user's real name.",
 			SubAttributes: []*Attribute{
@@ -84,13 +97,13 @@ var UserSchema = &Schema{
 		{Name: "active", Type: Boolean, Description: "The user's administrative status."},
 		{Name: "password", Type: String, Mutability: WriteOnly, Returned: Never,
 			Description: "The user's cleartext password. Accepted and never stored or returned."},
-		multi("emails", "Email addresses for the user.", String, []string{"work", "home", "other"}),
+		identifierValue(multi("emails", "Email addresses for the user.", String, []string{"work", "home", "other"})),
 		multi("phoneNumbers", "Phone numbers for the user.", String, []string{"work", "home", "mobile", "fax", "pager", "other"}),
 		multi("ims", "Instant messaging addresses for the user.", String, []string{"aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"}),
 		multi("photos", "URLs of photos of the user.", Reference, []string{"photo", "thumbnail"}),
 		{Name: "addresses", Type: Complex, MultiValued: true, Description: "A physical mailing address for this user.",
 			SubAttributes: []*Attribute{
-				str("formatted", "The full mailing address, formatted for display."),
+				{Name: "formatted", Type: String, freeText: true, Description: "The full mailing address, formatted for display."},
 				str("streetAddress", "The full street address component."),
 				str("locality", "The city or locality component."),
 				str("region", "The state or region component."),
@@ -130,7 +143,7 @@ var EnterpriseUserSchema = &Schema{
 		str("organization", "The name of an organization."),
 		str("division", "The name of a division."),
 		str("department", "The name of a department."),
-		{Name: "manager", Type: Complex, Description: "The user's manager.",
+		{Name: "manager", Type: Complex, bareValue: true, Description: "The user's manager.",
 			SubAttributes: []*Attribute{
 				{Name: "value", Type: String, Description: "The id of the manager's User resource."},
 				{Name: "$ref", Type: Reference, ReferenceTypes: []string{"User"}, Description: "The URI of the manager's User resource."},
@@ -145,9 +158,9 @@ var GroupSchema = &Schema{
 	Name:        "Group",
 	Description: "Group",
 	Attributes: []*Attribute{
-		{Name: "displayName", Type: String, Required: true, Uniqueness: Server,
+		{Name: "displayName", Type: String, Required: true, Uniqueness: Server, identifier: true,
 			Description: "A human-readable name for the group. Unique case-insensitively."},
-		{Name: "members", Type: Complex, MultiValued: true, Description: "The members of the group.",
+		{Name: "members", Type: Complex, MultiValued: true, keepDuplicates: true, Description: "The members of the group.",
 			SubAttributes: []*Attribute{
 				{Name: "value", Type: String, Mutability: Immutable, Description: "The id of the member resource."},
 				{Name: "$ref", Type: Reference, Mutability: Immutable, ReferenceTypes: []string{"User", "Group"}, Description: "The URI of the member resource."},

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 )
@@ -24,16 +25,25 @@ func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
 // them; this is what makes Okta's `"groups": []` in a PUT harmless. writeOnly
 // attributes (password) are dropped too: they are never stored.
 //
+// "schemas", when present, must be an array of strings that holds the
+// resource type's core schema URN, compared case-insensitively (RFC 7643
+// §3); other URNs in it, defined or not, are accepted, and the whole is
+// recomputed from the data. A value
+// of the wrong JSON type is a 400 invalidValue naming the attribute, the
+// type it must have and the type it has; the only shapes converted are those
+// docs/dialects.md lists. Duplicate values of a multi-valued attribute are
+// collapsed (CollapseDuplicates).
+//
 // An unknown attribute of the core schema or of a defined extension is a 400
 // invalidSyntax naming the attribute. Top-level keys that are URNs of schemas
 // this server does not define are kept verbatim.
 func (rt *ResourceType) Normalize(in map[string]any) (map[string]any, error) {
+	if err := rt.checkSchemas(in); err != nil {
+		return nil, err
+	}
 	out := make(map[string]any, len(in))
 	for key, v := range in {
 		if equalFold(key, "schemas") {
-			if err := checkSchemas(v); err != nil {
-				return nil, err
-			}
 			continue
 		}
 		if ext := rt.Extension(key); ext != nil {
@@ -133,14 +143,42 @@ func (rt *ResourceType) SetSchemas(res map[string]any) {
 	res["schemas"] = schemas
 }
 
-func checkSchemas(v any) error {
-	arr, ok := v.([]any)
-	if !ok {
-		return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs`)
+// checkSchemas checks "schemas" when the body has it: an array of strings
+// holding the core schema's URN, compared case-insensitively (RFC 7643 §3).
+// Other URNs in it, defined or not, are accepted: Entra ID adds one of its
+// own for groups (fixture entra-default-groups). A body without "schemas"
+// is accepted, since every value of it is recomputed (SetSchemas); every
+// recorded IdP request sends it.
+func (rt *ResourceType) checkSchemas(in map[string]any) error {
+	found := false
+	for k := range in {
+		if equalFold(k, "schemas") {
+			found = true
+		}
 	}
-	for _, s := range arr {
-		if _, ok := s.(string); !ok {
-			return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs`)
+	if !found {
+		return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" is required: an array of schema URNs holding %q (RFC 7643 §3)`, rt.Schema.ID)
+	}
+	for k, v := range in {
+		if !equalFold(k, "schemas") {
+			continue
+		}
+		arr, ok := v.([]any)
+		if !ok {
+			return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs holding %q; got %s`, rt.Schema.ID, Describe(v))
+		}
+		core := false
+		for _, s := range arr {
+			str, ok := s.(string)
+			if !ok {
+				return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs (strings); it holds %s`, Describe(s))
+			}
+			if equalFold(str, rt.Schema.ID) {
+				core = true
+			}
+		}
+		if !core {
+			return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must hold %q, the core schema of %s (RFC 7643 §3)`, rt.Schema.ID, rt.Name)
 		}
 	}
 	return nil
@@ -148,9 +186,13 @@ func checkSchemas(v any) error {
 
 // NormalizeValue checks v against the definition a and returns it in
 // canonical form. path names the attribute in error details. A nil result
-// means "unassigned": null, an empty array, or an empty string given for a
-// complex attribute that has a value sub-attribute (Entra clears a manager
-// with "").
+// means "unassigned": null, an empty array, or "" for the one attribute that
+// takes a bare string (Entra ID clears a manager with "").
+//
+// A multi-valued attribute takes an array (a single value is not wrapped);
+// duplicates in it are collapsed (CollapseDuplicates), and more than one
+// value with primary true is a 400 invalidValue (RFC 7643 §2.4: "The
+// primary attribute value 'true' MUST appear no more than once").
 func NormalizeValue(a *Attribute, v any, path string) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -158,11 +200,13 @@ func NormalizeValue(a *Attribute, v any, path string) (any, error) {
 	if a.MultiValued {
 		arr, ok := v.([]any)
 		if !ok {
-			arr = []any{v}
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s is multi-valued and must be an array; got %s", path, Describe(v))
 		}
 		out := make([]any, 0, len(arr))
-		primaries := 0
 		for _, el := range arr {
+			if _, nested := el.([]any); nested {
+				return nil, scimerr.BadRequest(scimerr.InvalidValue, "each value of %s must be %s; got an array", path, expected(a))
+			}
 			nv, err := normalizeSingle(a, el, path)
 			if err != nil {
 				return nil, err
@@ -170,13 +214,17 @@ func NormalizeValue(a *Attribute, v any, path string) (any, error) {
 			if nv == nil {
 				continue
 			}
-			if m, ok := nv.(map[string]any); ok && m["primary"] == true {
-				primaries++
-			}
 			out = append(out, nv)
 		}
+		out = CollapseDuplicates(a, out)
+		primaries := 0
+		for _, el := range out {
+			if m, ok := el.(map[string]any); ok && m["primary"] == true {
+				primaries++
+			}
+		}
 		if primaries > 1 {
-			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s has more than one entry with primary true; at most one may be primary", path)
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s has more than one entry with primary true; at most one may be primary (RFC 7643 §2.4)", path)
 		}
 		if len(out) == 0 {
 			return nil, nil
@@ -184,7 +232,7 @@ func NormalizeValue(a *Attribute, v any, path string) (any, error) {
 		return out, nil
 	}
 	if _, isArr := v.([]any); isArr {
-		return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s is single-valued; got an array", path)
+		return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s is single-valued and must be %s; got an array", path, expected(a))
 	}
 	return normalizeSingle(a, v, path)
 }
@@ -195,6 +243,9 @@ func NormalizeElement(a *Attribute, v any, path string) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if _, isArr := v.([]any); isArr {
+		return nil, scimerr.BadRequest(scimerr.InvalidValue, "each value of %s must be %s; got an array", path, expected(a))
+	}
 	return normalizeSingle(a, v, path)
 }
 
@@ -202,17 +253,17 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if s, ok := v.(string); ok && a.Type != Complex && a.Type != Boolean {
+		if err := checkString(a, s, path); err != nil {
+			return nil, err
+		}
+	}
 	switch a.Type {
 	case Complex:
 		return normalizeComplex(a, v, path)
 	case String, Reference:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case json.Number:
-			return x.String(), nil
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		if s, ok := v.(string); ok {
+			return s, nil
 		}
 	case Binary:
 		if s, ok := v.(string); ok {
@@ -229,13 +280,17 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 			return x, nil
 		case string:
 			// Entra ID sends booleans as strings: "True" / "False"
-			// (fixture entra-default-disable).
+			// (fixture entra-default-disable; docs/dialects.md).
 			if b, ok := ParseBool(x); ok {
 				return b, nil
 			}
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be of type boolean (true or false); got the string %q", path, clipped(x))
 		}
 	case Integer:
-		if n, ok := toNumber(v); ok && n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+		if n, ok := toNumber(v); ok {
+			if n != math.Trunc(n) || math.Abs(n) >= 1<<53 {
+				return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be of type integer; got a number with a fraction or out of range", path)
+			}
 			return json.Number(strconv.FormatInt(int64(n), 10)), nil
 		}
 	case Decimal:
@@ -247,7 +302,7 @@ func normalizeSingle(a *Attribute, v any, path string) (any, error) {
 			if _, err := ParseDateTime(s); err == nil {
 				return s, nil
 			}
-			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be an xsd:dateTime such as 2026-01-02T15:04:05Z; got %q", path, s)
+			return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be an xsd:dateTime such as 2026-01-02T15:04:05Z; got %q", path, clipped(s))
 		}
 	}
 	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be of type %s; got %s", path, a.Type, Describe(v))
@@ -260,7 +315,10 @@ func normalizeComplex(a *Attribute, v any, path string) (any, error) {
 		for k, sv := range x {
 			s := a.Sub(k)
 			if s == nil {
-				return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "unknown attribute %q in %s", k, path)
+				return nil, scimerr.BadRequest(scimerr.InvalidSyntax, "unknown attribute %q in %s", clipped(k), path)
+			}
+			if _, isArr := sv.([]any); isArr {
+				return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s.%s is single-valued and must be %s; got an array", path, s.Name, expected(s))
 			}
 			nv, err := normalizeSingle(s, sv, path+"."+s.Name)
 			if err != nil {
@@ -275,18 +333,61 @@ func normalizeComplex(a *Attribute, v any, path string) (any, error) {
 		}
 		return out, nil
 	case string:
-		// A bare string for a complex attribute with a value sub-attribute:
-		// Entra sets the manager as "id" and clears it with ""
-		// (fixture entra-default-manager).
-		if a.Sub("value") != nil {
+		// Entra ID sets the manager with a bare id and clears it with ""
+		// (fixture entra-default-manager; docs/dialects.md). No other
+		// complex attribute takes a bare string.
+		if a.bareValue {
 			if x == "" {
 				return nil, nil
+			}
+			if err := checkString(a.Sub("value"), x, path+".value"); err != nil {
+				return nil, err
 			}
 			return map[string]any{"value": x}, nil
 		}
 	}
-	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be a JSON object; got %s", path, Describe(v))
+	return nil, scimerr.BadRequest(scimerr.InvalidValue, "%s must be of type complex (a JSON object); got %s", path, Describe(v))
 }
+
+// expected names what a value of a must be, for error details.
+func expected(a *Attribute) string {
+	if a.Type == Complex {
+		return "a JSON object"
+	}
+	return "of type " + string(a.Type)
+}
+
+// MaxIdentifierBytes is the most bytes an identifier may have: userName, a
+// group's displayName, externalId and emails.value.
+const MaxIdentifierBytes = 1024
+
+// checkString refuses, in a string value of a declared attribute, invalid
+// UTF-8 and control characters: every C0 control and DEL, and TAB, LF and CR
+// too unless the attribute is free text (addresses.formatted, which RFC 7643
+// §4.1.2 says MAY contain newlines). An identifier longer than
+// MaxIdentifierBytes is refused as well.
+func checkString(a *Attribute, s, path string) error {
+	if a != nil && a.identifier && len(s) > MaxIdentifierBytes {
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s is %d bytes long; at most %d are allowed", path, len(s), MaxIdentifierBytes)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != 0x7f {
+			continue
+		}
+		if (c == '\t' || c == '\n' || c == '\r') && a != nil && a.freeText {
+			continue
+		}
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s contains the control character U+%04X at byte %d; remove it", path, c, i)
+	}
+	if !utf8.ValidString(s) {
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s is not valid UTF-8", path)
+	}
+	return nil
+}
+
+// clipped shortens client input repeated in an error detail.
+func clipped(s string) string { return scimerr.Clip(s, 64) }
 
 // ParseBool parses "true" and "false" in any case, as Entra ID sends them.
 func ParseBool(s string) (bool, bool) {
@@ -322,9 +423,6 @@ func toNumber(v any) (float64, bool) {
 		return float64(x), true
 	case int64:
 		return float64(x), true
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
 	}
 	return 0, false
 }

@@ -77,6 +77,20 @@ type Attribute struct {
 	CanonicalValues []string
 	ReferenceTypes  []string
 	SubAttributes   []*Attribute
+
+	// identifier marks the names a person or an IdP identifies a resource
+	// by (userName, a group's displayName, externalId, emails.value):
+	// at most MaxIdentifierBytes long.
+	identifier bool
+	// freeText allows TAB, LF and CR in the value (addresses.formatted).
+	freeText bool
+	// bareValue accepts a bare string s for {"value": s} and "" for
+	// unassigned: Entra ID's manager (fixture entra-default-manager).
+	bareValue bool
+	// keepDuplicates exempts a multi-valued attribute from
+	// CollapseDuplicates: group members are stored as edges by id, which
+	// the store compares exactly.
+	keepDuplicates bool
 }
 
 // Sub returns the sub-attribute called name, case-insensitively, or nil.

@@ -113,9 +113,9 @@ func TestBulk(t *testing.T) {
 	}{
 		{
 			name: "users then a group of them",
-			ops: `{"method":"POST","path":"/Users","bulkId":"u1","data":{"userName":"alice"}},
-				{"method":"POST","path":"/Users","bulkId":"u2","data":{"userName":"bob"}},
-				{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G","members":[{"value":"bulkId:u1"},{"value":"bulkId:u2","type":"User"}]}}`,
+			ops: `{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice"}},
+				{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob"}},
+				{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"bulkId:u1"},{"value":"bulkId:u2","type":"User"}]}}`,
 			want: []string{"201", "201", "201"},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
 				for i, id := range []string{"u1", "u2", "g"} {
@@ -130,9 +130,9 @@ func TestBulk(t *testing.T) {
 		},
 		{
 			name: "group before its users",
-			ops: `{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G","members":[{"value":"bulkId:u1"},{"value":"bulkId:u2"}]}},
-				{"method":"POST","path":"/Users","bulkId":"u1","data":{"userName":"alice"}},
-				{"method":"POST","path":"/Users","bulkId":"u2","data":{"userName":"bob"}}`,
+			ops: `{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"bulkId:u1"},{"value":"bulkId:u2"}]}},
+				{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice"}},
+				{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob"}}`,
 			want: []string{"201", "201", "201"},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
 				if got[0]["bulkId"] != "g" {
@@ -145,8 +145,8 @@ func TestBulk(t *testing.T) {
 		},
 		{
 			name: "manager by bulkId",
-			ops: `{"method":"POST","path":"/Users","bulkId":"e","data":{"userName":"emp","` + enterprise + `":{"manager":{"value":"bulkId:boss"}}}},
-				{"method":"POST","path":"/Users","bulkId":"boss","data":{"userName":"boss"}}`,
+			ops: `{"method":"POST","path":"/Users","bulkId":"e","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"emp","` + enterprise + `":{"manager":{"value":"bulkId:boss"}}}},
+				{"method":"POST","path":"/Users","bulkId":"boss","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"boss"}}`,
 			want: []string{"201", "201"},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
 				u := h.must("GET", "/Users/"+idAt(t, got[0]), "", http.StatusOK)
@@ -159,9 +159,9 @@ func TestBulk(t *testing.T) {
 		},
 		{
 			name: "reference to a failed POST",
-			ops: `{"method":"POST","path":"/Users","bulkId":"u1","data":{"displayName":"no userName"}},
-				{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G","members":[{"value":"bulkId:u1"}]}},
-				{"method":"POST","path":"/Users","bulkId":"u2","data":{"userName":"bob"}}`,
+			ops: `{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"displayName":"no userName"}},
+				{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"bulkId:u1"}]}},
+				{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob"}}`,
 			want:       []string{"400", "400", "201"},
 			wantDetail: map[int]string{1: `bulkId "u1" refers to operation 1, a POST that failed`},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
@@ -181,11 +181,11 @@ func TestBulk(t *testing.T) {
 		},
 		{
 			name: "circular references",
-			ops: `{"method":"POST","path":"/Groups","bulkId":"a","data":{"displayName":"A","members":[{"value":"bulkId:b","type":"Group"}]}},
-				{"method":"POST","path":"/Groups","bulkId":"b","data":{"displayName":"B","members":[{"value":"bulkId:a","type":"Group"}]}},
-				{"method":"POST","path":"/Groups","bulkId":"c","data":{"displayName":"C","members":[{"value":"bulkId:a","type":"Group"}]}},
-				{"method":"POST","path":"/Groups","bulkId":"self","data":{"displayName":"S","members":[{"value":"bulkId:self","type":"Group"}]}},
-				{"method":"POST","path":"/Users","bulkId":"u","data":{"userName":"u"}}`,
+			ops: `{"method":"POST","path":"/Groups","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"A","members":[{"value":"bulkId:b","type":"Group"}]}},
+				{"method":"POST","path":"/Groups","bulkId":"b","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"B","members":[{"value":"bulkId:a","type":"Group"}]}},
+				{"method":"POST","path":"/Groups","bulkId":"c","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"C","members":[{"value":"bulkId:a","type":"Group"}]}},
+				{"method":"POST","path":"/Groups","bulkId":"self","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"S","members":[{"value":"bulkId:self","type":"Group"}]}},
+				{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u"}}`,
 			want: []string{"409", "409", "400", "409", "201"},
 			wantDetail: map[int]string{
 				0: `bulkIds "a", "b" refer to each other in a circle`,
@@ -196,17 +196,17 @@ func TestBulk(t *testing.T) {
 		},
 		{
 			name: "circle through a longer path",
-			ops: `{"method":"POST","path":"/Groups","bulkId":"a","data":{"displayName":"A","members":[{"value":"bulkId:c"},{"value":"bulkId:b"}]}},
-				{"method":"POST","path":"/Groups","bulkId":"b","data":{"displayName":"B","members":[{"value":"bulkId:c"}]}},
-				{"method":"POST","path":"/Groups","bulkId":"c","data":{"displayName":"C","members":[{"value":"bulkId:a"}]}}`,
+			ops: `{"method":"POST","path":"/Groups","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"A","members":[{"value":"bulkId:c"},{"value":"bulkId:b"}]}},
+				{"method":"POST","path":"/Groups","bulkId":"b","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"B","members":[{"value":"bulkId:c"}]}},
+				{"method":"POST","path":"/Groups","bulkId":"c","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"C","members":[{"value":"bulkId:a"}]}}`,
 			want: []string{"409", "409", "409"},
 		},
 		{
 			name:         "failOnErrors 1 stops at the first error",
 			failOnErrors: 1,
 			ops: `{"method":"POST","path":"/Users","bulkId":"bad","data":{}},
-				{"method":"POST","path":"/Users","bulkId":"u1","data":{"userName":"alice"}},
-				{"method":"POST","path":"/Users","bulkId":"u2","data":{"userName":"bob"}}`,
+				{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice"}},
+				{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob"}}`,
 			want: []string{"400"},
 			check: func(t *testing.T, h *harness, _ []map[string]any) {
 				if j := h.journal(); len(j) != 0 {
@@ -218,20 +218,20 @@ func TestBulk(t *testing.T) {
 			name:         "failOnErrors 2 stops at the second error",
 			failOnErrors: 2,
 			ops: `{"method":"POST","path":"/Users","bulkId":"bad1","data":{}},
-				{"method":"POST","path":"/Users","bulkId":"u1","data":{"userName":"alice"}},
+				{"method":"POST","path":"/Users","bulkId":"u1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice"}},
 				{"method":"DELETE","path":"/Users/nobody"},
-				{"method":"POST","path":"/Users","bulkId":"u2","data":{"userName":"bob"}}`,
+				{"method":"POST","path":"/Users","bulkId":"u2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob"}}`,
 			want: []string{"400", "201", "404"},
 		},
 		{
 			name: "PATCH, PUT and DELETE with bulkIds in the path",
-			ops: `{"method":"POST","path":"/Users","bulkId":"u","data":{"userName":"u"}},
-				{"method":"POST","path":"/Users","bulkId":"v","data":{"userName":"v"}},
-				{"method":"POST","path":"/Users","bulkId":"w","data":{"userName":"w"}},
-				{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G"}},
+			ops: `{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u"}},
+				{"method":"POST","path":"/Users","bulkId":"v","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"v"}},
+				{"method":"POST","path":"/Users","bulkId":"w","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"w"}},
+				{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G"}},
 				{"method":"patch","path":"/Groups/bulkId:g","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"bulkId:u"}]}]}},
 				{"method":"Patch","path":"/Users/bulkId:u","data":{"Operations":[{"op":"Replace","value":{"title":"T"}}]}},
-				{"method":"put","path":"/Users/bulkId:w","data":{"userName":"w2"}},
+				{"method":"put","path":"/Users/bulkId:w","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"w2"}},
 				{"method":"delete","path":"/Users/bulkId:v","bulkId":"del"}`,
 			want: []string{"201", "201", "201", "201", "204", "204", "200", "204"},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
@@ -260,8 +260,8 @@ func TestBulk(t *testing.T) {
 		{
 			name: "operations on existing resources",
 			before: func(h *harness) map[string]string {
-				u := h.must("POST", "/Users", `{"userName":"old"}`, http.StatusCreated)["id"].(string)
-				g := h.must("POST", "/Groups", `{"displayName":"old"}`, http.StatusCreated)["id"].(string)
+				u := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"old"}`, http.StatusCreated)["id"].(string)
+				g := h.must("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"old"}`, http.StatusCreated)["id"].(string)
 				return map[string]string{"u": u, "g": g}
 			},
 			ops: `{"method":"PATCH","path":"/Users/{{u}}","data":{"Operations":[{"op":"replace","path":"active","value":"False"}]}},
@@ -272,12 +272,12 @@ func TestBulk(t *testing.T) {
 		{
 			name: "uniqueness conflicts",
 			before: func(h *harness) map[string]string {
-				h.must("POST", "/Users", `{"userName":"taken"}`, http.StatusCreated)
+				h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"taken"}`, http.StatusCreated)
 				return nil
 			},
-			ops: `{"method":"POST","path":"/Users","bulkId":"t","data":{"userName":"TAKEN"}},
-				{"method":"POST","path":"/Users","bulkId":"d1","data":{"userName":"dup"}},
-				{"method":"POST","path":"/Users","bulkId":"d2","data":{"userName":"dup"}}`,
+			ops: `{"method":"POST","path":"/Users","bulkId":"t","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"TAKEN"}},
+				{"method":"POST","path":"/Users","bulkId":"d1","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dup"}},
+				{"method":"POST","path":"/Users","bulkId":"d2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dup"}}`,
 			want: []string{"409", "201", "409"},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
 				for _, i := range []int{0, 2} {
@@ -295,8 +295,8 @@ func TestBulk(t *testing.T) {
 				}
 				return nil
 			}},
-			ops: `{"method":"POST","path":"/Users","bulkId":"a","data":{"userName":"a"}},
-				{"method":"POST","path":"/Users","bulkId":"b","data":{"userName":"b","title":"T"}},
+			ops: `{"method":"POST","path":"/Users","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}},
+				{"method":"POST","path":"/Users","bulkId":"b","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b","title":"T"}},
 				{"method":"PATCH","path":"/Users/bulkId:b","data":{"Operations":[{"op":"remove","path":"title"}]}}`,
 			want:       []string{"400", "201", "400"},
 			wantDetail: map[int]string{0: "every user needs a title", 2: "every user needs a title"},
@@ -304,11 +304,11 @@ func TestBulk(t *testing.T) {
 		{
 			name: "version is the precondition of the operation",
 			before: func(h *harness) map[string]string {
-				u := h.must("POST", "/Users", `{"userName":"v"}`, http.StatusCreated)
+				u := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"v"}`, http.StatusCreated)
 				return map[string]string{"u": u["id"].(string), "version": u["meta"].(map[string]any)["version"].(string)}
 			},
-			ops: `{"method":"PUT","path":"/Users/{{u}}","version":"W/\"999\"","data":{"userName":"v2"}},
-				{"method":"PUT","path":"/Users/{{u}}","version":{{version_json}},"data":{"userName":"v3"}}`,
+			ops: `{"method":"PUT","path":"/Users/{{u}}","version":"W/\"999\"","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"v2"}},
+				{"method":"PUT","path":"/Users/{{u}}","version":{{version_json}},"data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"v3"}}`,
 			want: []string{"412", "200"},
 			check: func(t *testing.T, h *harness, got []map[string]any) {
 				u := h.must("GET", "/Users/"+idAt(t, got[1]), "", http.StatusOK)
@@ -319,8 +319,8 @@ func TestBulk(t *testing.T) {
 		},
 		{
 			name: "bulkIds used twice",
-			ops: `{"method":"POST","path":"/Users","bulkId":"x","data":{"userName":"a"}},
-				{"method":"POST","path":"/Users","bulkId":"x","data":{"userName":"b"}},
+			ops: `{"method":"POST","path":"/Users","bulkId":"x","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}},
+				{"method":"POST","path":"/Users","bulkId":"x","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b"}},
 				{"method":"PATCH","path":"/Users/bulkId:x","data":{"Operations":[{"op":"replace","path":"title","value":"first"}]}}`,
 			want:       []string{"201", "400", "204"},
 			wantDetail: map[int]string{1: `bulkId "x" is already used by operation 1`},
@@ -376,22 +376,22 @@ func TestBulk(t *testing.T) {
 // one bulk request: the journals must hold the same events.
 func TestBulkJournalsLikeSingleRequests(t *testing.T) {
 	single := newHarness(t, Config{})
-	a := single.must("POST", "/Users", `{"userName":"a"}`, http.StatusCreated)["id"].(string)
-	b := single.must("POST", "/Users", `{"userName":"b","active":true}`, http.StatusCreated)["id"].(string)
-	g := single.must("POST", "/Groups", `{"displayName":"G","members":[{"value":"`+a+`"},{"value":"`+b+`"}]}`, http.StatusCreated)["id"].(string)
+	a := single.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, http.StatusCreated)["id"].(string)
+	b := single.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b","active":true}`, http.StatusCreated)["id"].(string)
+	g := single.must("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"`+a+`"},{"value":"`+b+`"}]}`, http.StatusCreated)["id"].(string)
 	single.must("PATCH", "/Users/"+b, `{"Operations":[{"op":"replace","path":"active","value":false}]}`, http.StatusNoContent)
 	single.must("PATCH", "/Groups/"+g, `{"Operations":[{"op":"remove","path":"members[value eq \"`+a+`\"]"}]}`, http.StatusNoContent)
-	single.must("PUT", "/Users/"+a, `{"userName":"a2"}`, http.StatusOK)
+	single.must("PUT", "/Users/"+a, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a2"}`, http.StatusOK)
 	single.must("DELETE", "/Users/"+b, "", http.StatusNoContent)
 
 	bulk := newHarness(t, Config{})
 	got := bulk.bulk(bulkRequest(0, `
-		{"method":"POST","path":"/Users","bulkId":"a","data":{"userName":"a"}},
-		{"method":"POST","path":"/Users","bulkId":"b","data":{"userName":"b","active":true}},
-		{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G","members":[{"value":"bulkId:a"},{"value":"bulkId:b"}]}},
+		{"method":"POST","path":"/Users","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}},
+		{"method":"POST","path":"/Users","bulkId":"b","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b","active":true}},
+		{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"bulkId:a"},{"value":"bulkId:b"}]}},
 		{"method":"PATCH","path":"/Users/bulkId:b","data":{"Operations":[{"op":"replace","path":"active","value":false}]}},
 		{"method":"PATCH","path":"/Groups/bulkId:g","data":{"Operations":[{"op":"remove","path":"members[value eq \"bulkId:a\"]"}]}},
-		{"method":"PUT","path":"/Users/bulkId:a","data":{"userName":"a2"}},
+		{"method":"PUT","path":"/Users/bulkId:a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a2"}},
 		{"method":"DELETE","path":"/Users/bulkId:b"}`))
 	for i, e := range got {
 		if e["status"].(string) >= "400" {
@@ -405,7 +405,7 @@ func TestBulkJournalsLikeSingleRequests(t *testing.T) {
 }
 
 func TestBulkLimits(t *testing.T) {
-	op := `{"method":"POST","path":"/Users","bulkId":"%d","data":{"userName":"user%d"}}`
+	op := `{"method":"POST","path":"/Users","bulkId":"%d","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"user%d"}}`
 	ops := func(n int) string {
 		s := make([]string, n)
 		for i := range s {
@@ -424,7 +424,7 @@ func TestBulkLimits(t *testing.T) {
 		{"as many operations as allowed", Config{BulkMaxOperations: 2}, bulkRequest(0, ops(2)), http.StatusOK, ""},
 		{"default operation limit", Config{}, bulkRequest(0, ops(DefaultMaxBulkOperations+1)), http.StatusRequestEntityTooLarge, "maxOperations is 1000"},
 		{"payload too large", Config{BulkMaxPayloadSize: 200}, bulkRequest(0, ops(3)), http.StatusRequestEntityTooLarge, "maxPayloadSize, 200 bytes"},
-		{"payload over the default", Config{}, bulkRequest(0, `{"method":"POST","path":"/Users","bulkId":"x","data":{"userName":"`+strings.Repeat("x", DefaultMaxBulkPayloadSize)+`"}}`), http.StatusRequestEntityTooLarge, "maxPayloadSize"},
+		{"payload over the default", Config{}, bulkRequest(0, `{"method":"POST","path":"/Users","bulkId":"x","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+strings.Repeat("x", DefaultMaxBulkPayloadSize)+`"}}`), http.StatusRequestEntityTooLarge, "maxPayloadSize"},
 		{"payload limit replaces the body limit", Config{MaxBodyBytes: 100, BulkMaxPayloadSize: 10000}, bulkRequest(0, ops(5)), http.StatusOK, ""},
 	}
 	for _, tt := range tests {
@@ -520,18 +520,18 @@ func TestBulkMalformed(t *testing.T) {
 		{"too deep", `{"method":"DELETE","path":"/Users/a/b"}`, "400"},
 		{"empty id", `{"method":"DELETE","path":"/Users/"}`, "400"},
 		{"search", `{"method":"PUT","path":"/Users/.search","data":{}}`, "400"},
-		{"query", `{"method":"POST","path":"/Users?attributes=id","bulkId":"a","data":{"userName":"a"}}`, "400"},
-		{"POST to a resource", `{"method":"POST","path":"/Users/1","bulkId":"a","data":{"userName":"a"}}`, "400"},
-		{"PUT to an endpoint", `{"method":"PUT","path":"/Users","data":{"userName":"a"}}`, "400"},
-		{"POST without bulkId", `{"method":"POST","path":"/Users","data":{"userName":"a"}}`, "400"},
-		{"bulkId a number", `{"method":"POST","path":"/Users","bulkId":1,"data":{"userName":"a"}}`, "400"},
+		{"query", `{"method":"POST","path":"/Users?attributes=id","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}}`, "400"},
+		{"POST to a resource", `{"method":"POST","path":"/Users/1","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}}`, "400"},
+		{"PUT to an endpoint", `{"method":"PUT","path":"/Users","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}}`, "400"},
+		{"POST without bulkId", `{"method":"POST","path":"/Users","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}}`, "400"},
+		{"bulkId a number", `{"method":"POST","path":"/Users","bulkId":1,"data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}}`, "400"},
 		{"version a number", `{"method":"DELETE","path":"/Users/1","version":1}`, "400"},
 		{"data missing", `{"method":"PATCH","path":"/Users/1"}`, "400"},
 		{"data a string", `{"method":"POST","path":"/Users","bulkId":"a","data":"userName=a"}`, "400"},
 		{"data an array", `{"method":"PUT","path":"/Users/1","data":[{"userName":"a"}]}`, "400"},
 		{"data null", `{"method":"POST","path":"/Users","bulkId":"a","data":null}`, "400"},
 		{"unknown attribute", `{"method":"DELETE","path":"/Users/1","atomic":true}`, "400"},
-		{"invalid resource", `{"method":"POST","path":"/Users","bulkId":"a","data":{"userName":["a"]}}`, "400"},
+		{"invalid resource", `{"method":"POST","path":"/Users","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":["a"]}}`, "400"},
 		{"PATCH without Operations", `{"method":"PATCH","path":"/Users/1","data":{"op":"add"}}`, "400"},
 		{"PATCH of nobody", `{"method":"PATCH","path":"/Users/1","data":{"Operations":[{"op":"add","path":"title","value":"T"}]}}`, "404"},
 		{"DELETE of nobody", `{"method":"DELETE","path":"/Groups/1","data":"ignored"}`, "404"},
@@ -540,7 +540,7 @@ func TestBulkMalformed(t *testing.T) {
 	for _, tt := range ops {
 		t.Run("operation "+tt.name, func(t *testing.T) {
 			h := newHarness(t, Config{})
-			got := h.bulk(bulkRequest(0, tt.op+`,{"method":"POST","path":"/Users","bulkId":"ok","data":{"userName":"ok"}}`))
+			got := h.bulk(bulkRequest(0, tt.op+`,{"method":"POST","path":"/Users","bulkId":"ok","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ok"}}`))
 			if len(got) != 2 || got[0]["status"] != tt.status || got[1]["status"] != "201" {
 				t.Fatalf("statuses: %v", got)
 			}
@@ -555,10 +555,10 @@ func TestBulkMalformed(t *testing.T) {
 // request nor any of its operations is answered with a 5xx.
 func FuzzBulk(f *testing.F) {
 	seeds := []string{
-		bulkRequest(0, `{"method":"POST","path":"/Users","bulkId":"u","data":{"userName":"a"}},{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"g","members":[{"value":"bulkId:u"}]}}`),
-		bulkRequest(1, `{"method":"PATCH","path":"/Groups/bulkId:g","data":{"Operations":[{"op":"add","path":"members","value":[{"value":"bulkId:u"}]}]}},{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"g"}}`),
-		bulkRequest(0, `{"method":"POST","path":"/Groups","bulkId":"a","data":{"displayName":"a","members":[{"value":"bulkId:a"}]}},{"method":"DELETE","path":"/Users/bulkId:a"}`),
-		bulkRequest(0, `{"method":"PUT","path":"/Users/bulkId:x","version":"W/\"1\"","data":{"userName":"bulkId:x"}},{"method":"POST","path":"/Users","bulkId":"x","data":{"userName":"x"}}`),
+		bulkRequest(0, `{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}},{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g","members":[{"value":"bulkId:u"}]}}`),
+		bulkRequest(1, `{"method":"PATCH","path":"/Groups/bulkId:g","data":{"Operations":[{"op":"add","path":"members","value":[{"value":"bulkId:u"}]}]}},{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}}`),
+		bulkRequest(0, `{"method":"POST","path":"/Groups","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"a","members":[{"value":"bulkId:a"}]}},{"method":"DELETE","path":"/Users/bulkId:a"}`),
+		bulkRequest(0, `{"method":"PUT","path":"/Users/bulkId:x","version":"W/\"1\"","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulkId:x"}},{"method":"POST","path":"/Users","bulkId":"x","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x"}}`),
 		`{"Operations":[{"method":"delete","path":"/Users/bulkId:"},{}]}`,
 	}
 	for _, s := range seeds {

@@ -17,9 +17,9 @@ func TestConcurrentGroupPatches(t *testing.T) {
 	const n = 40
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = h.must("POST", "/Users", fmt.Sprintf(`{"userName":"u%d"}`, i), 201)["id"].(string)
+		ids[i] = h.must("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d"}`, i), 201)["id"].(string)
 	}
-	g := h.must("POST", "/Groups", `{"displayName":"G"}`, 201)["id"].(string)
+	g := h.must("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G"}`, 201)["id"].(string)
 	// Members 0..n/2 start in the group; the goroutines add the rest and
 	// remove the even ones among the first half.
 	var first []string

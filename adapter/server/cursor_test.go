@@ -34,7 +34,7 @@ func (h *harness) cursorPage(path string) cursorPage {
 func createUsers(h *harness, from, n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = h.must("POST", "/Users", fmt.Sprintf(`{"userName":"u%04d"}`, from+i), 201)["id"].(string)
+		ids[i] = h.must("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%04d"}`, from+i), 201)["id"].(string)
 	}
 	return ids
 }
@@ -114,7 +114,7 @@ func TestCursorSearch(t *testing.T) {
 	users := createUsers(h, 0, 3)
 	var groups []string
 	for i := 0; i < 3; i++ {
-		groups = append(groups, h.must("POST", "/Groups", fmt.Sprintf(`{"displayName":"g%d"}`, i), 201)["id"].(string))
+		groups = append(groups, h.must("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g%d"}`, i), 201)["id"].(string))
 	}
 	// At the root, pages run across Users and then Groups.
 	var seen []string

@@ -64,7 +64,7 @@ func TestParseETags(t *testing.T) {
 
 func TestIfNoneMatch(t *testing.T) {
 	h := newHarness(t, Config{})
-	w, m := h.do("POST", "/Users", `{"userName":"a"}`)
+	w, m := h.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`)
 	id, etag := m["id"].(string), w.Header().Get("ETag")
 	if etag == "" {
 		t.Fatal("POST 201 without ETag")
@@ -97,14 +97,14 @@ func TestIfMatch(t *testing.T) {
 		method, body string
 		status       int
 	}{
-		{"PUT", `{"userName":"b"}`, http.StatusOK},
+		{"PUT", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b"}`, http.StatusOK},
 		{"PATCH", `{"Operations":[{"op":"replace","path":"title","value":"T"}]}`, http.StatusNoContent},
 		{"DELETE", "", http.StatusNoContent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method, func(t *testing.T) {
 			h := newHarness(t, Config{})
-			w, m := h.do("POST", "/Users", `{"userName":"a"}`)
+			w, m := h.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`)
 			id, etag := m["id"].(string), w.Header().Get("ETag")
 			h.must("PATCH", "/Users/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"D"}]}`, 204)
 			before := h.journalLen()
@@ -142,8 +142,8 @@ func TestIfMatchStarNeedsAResource(t *testing.T) {
 	if w.Code != http.StatusNotFound {
 		t.Errorf("If-Match * on a missing user: %d", w.Code)
 	}
-	id := h.must("POST", "/Users", `{"userName":"a"}`, 201)["id"].(string)
-	if w := h.doWith("PUT", "/Users/"+id, `{"userName":"a2"}`, map[string]string{"If-Match": "*"}); w.Code != http.StatusOK {
+	id := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, 201)["id"].(string)
+	if w := h.doWith("PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a2"}`, map[string]string{"If-Match": "*"}); w.Code != http.StatusOK {
 		t.Errorf("If-Match * on an existing user: %d %s", w.Code, w.Body)
 	}
 }
@@ -153,7 +153,7 @@ func TestIfMatchStarNeedsAResource(t *testing.T) {
 func TestConcurrentIfMatch(t *testing.T) {
 	h := newHarness(t, Config{})
 	for round := 0; round < 20; round++ {
-		w, m := h.do("POST", "/Groups", `{"displayName":"G`+string(rune('a'+round))+`"}`)
+		w, m := h.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G`+string(rune('a'+round))+`"}`)
 		id, etag := m["id"].(string), w.Header().Get("ETag")
 		codes := make([]int, 2)
 		var wg sync.WaitGroup

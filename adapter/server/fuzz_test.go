@@ -16,13 +16,13 @@ import (
 // error is a SCIM error body.
 func FuzzHandler(f *testing.F) {
 	seeds := []struct{ method, path, body string }{
-		{"POST", "/Users", `{"userName":"a","active":"False","emails":[{"value":"a@example.com","type":"work","primary":true}]}`},
+		{"POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","active":"False","emails":[{"value":"a@example.com","type":"work","primary":true}]}`},
 		{"PATCH", "/Users/{u}", `{"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"x@example.com"}]}`},
 		{"PATCH", "/Users/{u}", `{"Operations":[{"op":"replace","value":{"name.givenName":"G","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":"{u}"}}]}`},
 		{"PATCH", "/Groups/{g}", `{"Operations":[{"op":"Remove","path":"members","value":[{"value":"{u}"}]}]}`},
 		{"PATCH", "/Groups/{g}", `{"Operations":[{"op":"add","path":"members","value":[{"value":"{u}"}]},{"op":"remove","path":"members[value eq \"{u}\"]"}]}`},
-		{"PUT", "/Users/{u}", `{"userName":"a","groups":[],"password":"p"}`},
-		{"PUT", "/Groups/{g}", `{"displayName":"g","members":[{"value":"{u}"}]}`},
+		{"PUT", "/Users/{u}", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","groups":[],"password":"p"}`},
+		{"PUT", "/Groups/{g}", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g","members":[{"value":"{u}"}]}`},
 		{"GET", "/Users?filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22a%40example.com%22&sortBy=name.familyName", ""},
 		{"POST", "/.search", `{"filter":"userName sw \"a\" or not (active eq false)","attributes":["userName"],"count":1}`},
 		{"GET", "/Groups/{g}?excludedAttributes=members", ""},
@@ -67,11 +67,11 @@ func FuzzHandler(f *testing.F) {
 		default:
 			return
 		}
-		u := idOf(send("POST", "/Users", `{"userName":"fuzz-user"}`))
+		u := idOf(send("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"fuzz-user"}`))
 		if u == "" {
 			u = idOf(send("GET", "/Users?filter=userName+eq+%22fuzz-user%22", ""))
 		}
-		g := idOf(send("POST", "/Groups", `{"displayName":"fuzz-group"}`))
+		g := idOf(send("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"fuzz-group"}`))
 		if g == "" {
 			g = idOf(send("GET", "/Groups?filter=displayName+eq+%22fuzz-group%22", ""))
 		}

@@ -81,8 +81,8 @@ func (h *harness) must(method, path, body string, status int) map[string]any {
 
 func TestExcludedMembersNeverReadsMembers(t *testing.T) {
 	h := newHarness(t, Config{})
-	u := h.must("POST", "/Users", `{"userName":"a"}`, 201)["id"].(string)
-	g := h.must("POST", "/Groups", `{"displayName":"G","members":[{"value":"`+u+`"}]}`, 201)["id"].(string)
+	u := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, 201)["id"].(string)
+	g := h.must("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G","members":[{"value":"`+u+`"}]}`, 201)["id"].(string)
 
 	before := h.st.members.Load()
 	got := h.must("GET", "/Groups/"+g+"?excludedAttributes=members", "", 200)
@@ -107,7 +107,7 @@ func TestExcludedMembersNeverReadsMembers(t *testing.T) {
 
 func TestLocationIsAbsoluteFromTheRequest(t *testing.T) {
 	h := newHarness(t, Config{})
-	w, m := h.do("POST", "/Users", `{"userName":"a"}`)
+	w, m := h.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`)
 	id := m["id"].(string)
 	want := "https://scim.example.com/scim/v2/acme/Users/" + id
 	if w.Header().Get("Location") != want || m["meta"].(map[string]any)["location"] != want {
@@ -127,7 +127,7 @@ func TestLocationIsAbsoluteFromTheRequest(t *testing.T) {
 
 func TestProjection(t *testing.T) {
 	h := newHarness(t, Config{})
-	id := h.must("POST", "/Users", `{"userName":"a","title":"T","name":{"givenName":"G","familyName":"F"},
+	id := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","title":"T","name":{"givenName":"G","familyName":"F"},
 		"emails":[{"value":"a@example.com","type":"work"},{"value":"b@example.com","type":"home"}],
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D","costCenter":"C"},
 		"urn:example:custom:1.0:User":{"badge":"7"}}`, 201)["id"].(string)
@@ -178,7 +178,7 @@ func TestProjection(t *testing.T) {
 
 func TestPatchResponses(t *testing.T) {
 	h := newHarness(t, Config{})
-	id := h.must("POST", "/Users", `{"userName":"a","title":"T"}`, 201)["id"].(string)
+	id := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","title":"T"}`, 201)["id"].(string)
 	body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"U"}]}`
 	w, _ := h.do("PATCH", "/Users/"+id, body)
 	if w.Code != 204 || w.Body.Len() != 0 {
@@ -204,13 +204,13 @@ func TestValidatorRefusesBeforeCommit(t *testing.T) {
 		}
 		return nil
 	}})
-	w, m := h.do("POST", "/Users", `{"userName":"a"}`)
+	w, m := h.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`)
 	if w.Code != 400 || m["scimType"] != "invalidValue" || !strings.Contains(m["detail"].(string), "requires an email") {
 		t.Fatalf("POST without email: %d %v", w.Code, m)
 	}
-	id := h.must("POST", "/Users", `{"userName":"a","emails":[{"value":"a@example.com"}]}`, 201)["id"].(string)
+	id := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","emails":[{"value":"a@example.com"}]}`, 201)["id"].(string)
 	h.must("PATCH", "/Users/"+id, `{"Operations":[{"op":"remove","path":"emails"}]}`, 400)
-	h.must("PUT", "/Users/"+id, `{"userName":"a"}`, 400)
+	h.must("PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, 400)
 	if got := h.must("GET", "/Users/"+id, "", 200); got["emails"] == nil {
 		t.Error("a refused write removed the email")
 	}
@@ -218,7 +218,7 @@ func TestValidatorRefusesBeforeCommit(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	h := newHarness(t, Config{MaxBodyBytes: 1024})
-	w, m := h.do("POST", "/Users", `{"userName":"a","title":"`+strings.Repeat("x", 2000)+`"}`)
+	w, m := h.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","title":"`+strings.Repeat("x", 2000)+`"}`)
 	if w.Code != http.StatusRequestEntityTooLarge || m["status"] != "413" {
 		t.Errorf("oversized body: %d %v", w.Code, m)
 	}
@@ -227,10 +227,10 @@ func TestBodyLimit(t *testing.T) {
 func TestSearch(t *testing.T) {
 	h := newHarness(t, Config{})
 	for i := 0; i < 3; i++ {
-		h.must("POST", "/Users", fmt.Sprintf(`{"userName":"user%d","displayName":"Team %d"}`, i, i), 201)
+		h.must("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"user%d","displayName":"Team %d"}`, i, i), 201)
 	}
 	for i := 0; i < 2; i++ {
-		h.must("POST", "/Groups", fmt.Sprintf(`{"displayName":"Team %d"}`, i+10), 201)
+		h.must("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Team %d"}`, i+10), 201)
 	}
 	got := h.must("POST", "/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"userName sw \"user\"","attributes":["userName"],"sortBy":"userName","sortOrder":"descending","startIndex":1,"count":2}`, 200)
 	if got["totalResults"] != json.Number("3") || got["itemsPerPage"] != json.Number("2") {
@@ -261,7 +261,7 @@ func TestSearch(t *testing.T) {
 func TestCountIsClampedToMaxResults(t *testing.T) {
 	h := newHarness(t, Config{MaxResults: 2})
 	for i := 0; i < 3; i++ {
-		h.must("POST", "/Users", fmt.Sprintf(`{"userName":"u%d"}`, i), 201)
+		h.must("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u%d"}`, i), 201)
 	}
 	got := h.must("GET", "/Users?count=50", "", 200)
 	if got["itemsPerPage"] != json.Number("2") || got["totalResults"] != json.Number("3") {
@@ -298,8 +298,8 @@ func TestDiscoveryEndpoints(t *testing.T) {
 // TestNeverA500 throws malformed requests at every endpoint.
 func TestNeverA500(t *testing.T) {
 	h := newHarness(t, Config{})
-	uid := h.must("POST", "/Users", `{"userName":"a"}`, 201)["id"].(string)
-	gid := h.must("POST", "/Groups", `{"displayName":"g"}`, 201)["id"].(string)
+	uid := h.must("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, 201)["id"].(string)
+	gid := h.must("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`, 201)["id"].(string)
 	bodies := []string{"", "null", "[]", "{", `{"userName":null}`, `{"Operations":null}`, `{"Operations":[{}]}`,
 		`{"Operations":[{"op":"add","path":"members","value":"x"}]}`, `{"Operations":[{"op":"add","path":"members[","value":1}]}`,
 		`{"userName":"a","emails":[{"value":{"x":1}}]}`, `{"displayName":["x"]}`, "\x00\xff", strings.Repeat("[", 100000)}
