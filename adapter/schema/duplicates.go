@@ -10,8 +10,9 @@ import (
 )
 
 // CollapseDuplicates returns list, the canonical values of the multi-valued
-// attribute a, with duplicates collapsed (RFC 7643 §2.4: "the service
-// provider SHOULD NOT return duplicate values"). Two values are duplicates
+// attribute a, with duplicates collapsed (RFC 7643 §2.4 says a
+// multi-valued attribute SHOULD NOT hold the same value twice; the rule
+// below is this server's, see docs/dialects.md). Two values are duplicates
 // when they carry the same sub-attributes with equal values, "primary"
 // aside: strings of a caseExact attribute compare exactly, the others by
 // ident.Fold, so "B@Example.com" and "b@example.com" are one email. The
