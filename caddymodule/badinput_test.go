@@ -32,10 +32,10 @@ import (
 // Cases by class (TestBadInputCaddyCaseCounts keeps this list true):
 //
 //	bearer         24
-//	token          29
+//	token          30
 //	tenant          9
 //	limits          6
-//	total          68
+//	total          69
 
 // caddyBadCase is one request that must be refused.
 type caddyBadCase struct {
@@ -150,6 +150,7 @@ func caddyBadInputCases() []caddyBadCase {
 	token("Basic without a colon", "POST", form, grant, 401, "invalid_client", "Basic "+base64.StdEncoding.EncodeToString([]byte("{client}")))
 	token("Basic with bad percent-encoding", "POST", form, grant, 401, "invalid_client", "Basic "+base64.StdEncoding.EncodeToString([]byte("{client}:%zz")))
 	token("Basic with an empty secret", "POST", form, grant, 401, "invalid_client", basic("{client}", ""))
+	token("two Authorization headers", "POST", form, grant, 400, "invalid_request", basic("{client}", "{secret}"), basic("{client}", "scimcs_wrong"))
 	token("the SCIM bearer token", "POST", form, grant, 401, "invalid_client", "Bearer {token}")
 	token("the SCIM token as the client secret", "POST", form, grant+"&client_id={client}&client_secret={token}", 401, "invalid_client")
 	token("a swapped id and secret", "POST", form, grant, 401, "invalid_client", basic("{secret}", "{client}"))

@@ -281,6 +281,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.serveToken(w, r, name)
 		return nil
 	}
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		// Authorization is not a list field (RFC 9110 §5.3): with two, which
+		// credential the IdP meant is anyone's guess, so neither is used.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scim", error="invalid_request"`)
+		writeError(w, scimerr.New(http.StatusUnauthorized, "", "the request has %d Authorization headers; send exactly one: Authorization: Bearer <token>", n))
+		h.metrics.authFailures.WithLabelValues(name, reasonLabel(tokens.Invalid)).Inc()
+		h.observe(r, name, op, http.StatusUnauthorized, start)
+		return nil
+	}
 	if _, err := h.app.shared.tokens.Verify(r.Context(), name, r.Header.Get("Authorization")); err != nil {
 		var ae *tokens.AuthError
 		if !errors.As(err, &ae) {

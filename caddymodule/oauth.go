@@ -157,8 +157,11 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, tenant stri
 // clientCredentials returns the client id and secret of a token request,
 // from HTTP Basic (with both parts form-encoded, RFC 6749 §2.3.1) or from
 // the body. ok is false when there are none; an error when the request
-// uses both methods or a malformed header.
+// uses both methods, or carries two Authorization headers.
 func clientCredentials(r *http.Request, form url.Values) (id, secret string, ok bool, err error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return "", "", false, fmt.Errorf("the request has %d Authorization headers; send one", n)
+	}
 	inBody := form.Has("client_id") || form.Has("client_secret")
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		if inBody {
