@@ -822,6 +822,11 @@ func queryCases() []badCase {
 	} {
 		add("filter "+f.name, "/Users?filter="+urlq(f.filter), "invalidFilter")
 	}
+	add("filter with a NUL", "/Users?filter=userName%20eq%20%22bj%00ensen%22", "invalidFilter")
+	add("filter given twice", "/Users?filter="+urlq(`userName eq "kim@example.com"`)+"&filter="+urlq(`userName pr`), "invalidFilter")
+	add("count given twice", "/Users?count=1&count=100", "invalidValue")
+	add("startIndex given twice", "/Groups?startIndex=1&startIndex=2", "invalidValue")
+	add("excludedAttributes given twice", "/Groups/{g1}?excludedAttributes=members&excludedAttributes=displayName", "invalidValue")
 	add("filter with invalid UTF-8", "/Users?filter=userName%20eq%20%22bj%FFensen%22", "invalidFilter|invalidSyntax")
 	add("filter on Groups with an unknown members sub-attribute", "/Groups?filter="+urlq(`members[nope eq "b"]`), "invalidFilter")
 	add("cursor garbage", "/Users?cursor=garbage", "invalidCursor")

@@ -39,9 +39,9 @@ import (
 //	headers        26
 //	methods        26
 //	paths          24
-//	query          37
+//	query          42
 //	bulk           37
-//	total         648
+//	total         653
 
 // badCase is one request that must be refused.
 type badCase struct {

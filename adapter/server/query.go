@@ -25,13 +25,17 @@ var queryParamTypes = []struct {
 	{"cursor", scimerr.InvalidValue},
 }
 
-// checkQuery refuses SCIM query parameters, after percent-decoding, that
-// hold invalid UTF-8 or a control character, as request bodies are refused
-// (package scimjson): 400 invalidFilter for filter, invalidValue for the
-// others. Every value of a repeated parameter is checked. The detail names
-// the parameter and the byte, never the value.
+// checkQuery refuses SCIM query parameters that are given more than once,
+// since only one of the values could be used, and those that, after
+// percent-decoding, hold invalid UTF-8 or a control character, as request
+// bodies are refused (package scimjson): 400 invalidFilter for filter,
+// invalidValue for the others. The detail names the parameter and the
+// byte, never the value.
 func checkQuery(v url.Values) error {
 	for _, p := range queryParamTypes {
+		if n := len(v[p.name]); n > 1 {
+			return scimerr.BadRequest(p.scimType, "the %s query parameter is given %d times; give it once", p.name, n)
+		}
 		for _, s := range v[p.name] {
 			if !utf8.ValidString(s) {
 				at := 0
