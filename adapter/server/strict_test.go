@@ -37,6 +37,8 @@ func TestStrictBodies(t *testing.T) {
 		{"lone surrogate", `{"userName":"bj\udc00nsen"}`, scimerr.InvalidSyntax, "surrogate"},
 		{"NUL in userName", `{"userName":"bjensen@example.com\u0000"}`, scimerr.InvalidValue, "userName holds the control character U+0000"},
 		{"control in member name", `{"userName":"b","x\u0001":1}`, scimerr.InvalidValue, "member name"},
+		{"member twice", `{"userName":"bjensen@example.com","userName":"other@example.com"}`, scimerr.InvalidValue, `names the member "userName" twice`},
+		{"member twice in two cases", `{"userName":"bjensen@example.com","USERNAME":"other@example.com"}`, scimerr.InvalidValue, `names the members "userName" and "USERNAME"`},
 		{"too deep", `{"userName":"b","urn:x:ext":` + deepValue(scimjson.MaxDepth) + `}`, scimerr.InvalidValue, "deeper than 32 levels"},
 		{"string too long", `{"userName":"b","nickName":"` + strings.Repeat("x", scimjson.MaxString+1) + `"}`, scimerr.InvalidValue, "nickName is a string of 65537 bytes"},
 	}
@@ -55,6 +57,7 @@ func TestStrictBodies(t *testing.T) {
 		{"trailing bracket", `{"Operations":[{"op":"replace","path":"displayName","value":"x"}]}]`, scimerr.InvalidSyntax, "data after"},
 		{"invalid UTF-8", "{\"Operations\":[{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"\xff\"}]}", scimerr.InvalidSyntax, "not valid UTF-8 at byte 61"},
 		{"control in value", `{"Operations":[{"op":"replace","path":"displayName","value":"a\u001bb"}]}`, scimerr.InvalidValue, "Operations[0].value holds"},
+		{"op twice", `{"Operations":[{"op":"replace","op":"remove","path":"displayName","value":"x"}]}`, scimerr.InvalidValue, `Operations[0] names the member "op" twice`},
 		{"too deep", `{"Operations":[{"op":"add","value":` + deepValue(scimjson.MaxDepth) + `}]}`, scimerr.InvalidValue, "deeper than 32"},
 	}
 	for _, b := range patchBodies {
@@ -94,6 +97,7 @@ func TestStrictBulk(t *testing.T) {
 		{"trailing brace", bulkRequest(0, good) + `}`, scimerr.InvalidSyntax, "data after"},
 		{"invalid UTF-8 in data", bulkRequest(0, good+",{\"method\":\"POST\",\"path\":\"/Users\",\"data\":{\"userName\":\"\xc3\"}}"), scimerr.InvalidSyntax, "not valid UTF-8"},
 		{"control in data", bulkRequest(0, good+`,{"method":"POST","path":"/Users","data":{"userName":"x\u0000"}}`), scimerr.InvalidValue, "Operations[1].data.userName holds the control character U+0000"},
+		{"member twice in data", bulkRequest(0, good+`,{"method":"POST","path":"/Users","data":{"userName":"x","userName":"y"}}`), scimerr.InvalidValue, `the object at Operations[1].data names the member "userName" twice`},
 		{"data too deep", bulkRequest(0, good+`,{"method":"POST","path":"/Users","data":{"userName":"y","urn:x:ext":`+deepValue(scimjson.MaxDepth)+`}}`), scimerr.InvalidValue, "a value may nest at most 32 levels"},
 		{"string too long in data", bulkRequest(0, good+`,{"method":"POST","path":"/Users","data":{"userName":"`+strings.Repeat("y", scimjson.MaxString+1)+`"}}`), scimerr.InvalidValue, "Operations[1].data.userName is a string of 65537 bytes"},
 	}
