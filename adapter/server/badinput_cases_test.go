@@ -545,6 +545,8 @@ func typeCases() []badCase {
 		{"PATCH primary maybe", "/Users/{bj}", patchOps(op("replace", `emails[type eq "work"].primary`, `"maybe"`))},
 		{"PATCH enterprise employeeNumber number", "/Users/{bj}", patchOps(op("replace", enterprise+":employeeNumber", `5`))},
 		{"PATCH group displayName number", "/Groups/{g1}", patchOps(op("replace", "displayName", `5`))},
+		{"PATCH schemas a string", "/Users/{bj}", patchOps(op("replace", "schemas", `"`+userURN+`"`))},
+		{"PATCH schemas without the core schema", "/Users/{bj}", patchOps(op("replace", "schemas", `["urn:example:nope"]`))},
 	} {
 		add("patch/"+s.name, "PATCH", s.path, s.body, "invalidValue")
 	}
@@ -706,6 +708,14 @@ func headerCases() []badCase {
 		{"a user's version on a group/PUT", "PUT", "/Groups/{g1}", groupJSON(`"displayName":"Printers"`), "{bjv}"},
 	} {
 		add("If-Match "+s.name, s.method, s.path, s.body, map[string]string{"If-Match": s.ifMatch}, 412)
+	}
+	for _, s := range []struct{ name, method, path, body, tag string }{
+		{"any/PUT", "PUT", "/Users/{bj}", userJSON(`"userName":"bjensen@example.com"`), "*"},
+		{"any/DELETE", "DELETE", "/Users/{bj}", "", "*"},
+		{"the current version/PATCH", "PATCH", "/Users/{bj}", patchOps(op("replace", "title", `"T"`)), "{bjv}"},
+		{"the current version/DELETE group", "DELETE", "/Groups/{g1}", "", "{g1v}"},
+	} {
+		add("If-None-Match "+s.name, s.method, s.path, s.body, map[string]string{"If-None-Match": s.tag}, 412)
 	}
 	return out
 }

@@ -32,16 +32,16 @@ import (
 //	members       139
 //	json          102
 //	identifiers   116
-//	types          69
+//	types          71
 //	limits         25
 //	discovery       9
 //	patch          38
-//	headers        26
+//	headers        30
 //	methods        26
 //	paths          24
 //	query          42
 //	bulk           37
-//	total         653
+//	total         659
 
 // badCase is one request that must be refused.
 type badCase struct {
@@ -512,6 +512,20 @@ func TestBadInputLookAlikesFindOriginal(t *testing.T) {
 			t.Errorf("email after PATCH: %v", e)
 		}
 	})
+}
+
+// TestBadInputIfNoneMatchOnWrites: If-None-Match refuses a write only when
+// it names the current version.
+func TestBadInputIfNoneMatchOnWrites(t *testing.T) {
+	b := newBadHarness(t)
+	w := b.send("PATCH", "/Users/"+b.vars["{bj}"], patchOps(op("replace", "title", `"Guide"`)), map[string]string{"If-None-Match": b.vars["{bjstale}"]})
+	if w.Code != http.StatusNoContent {
+		t.Errorf("PATCH with If-None-Match naming an old version: %d %s", w.Code, w.Body)
+	}
+	w = b.send("DELETE", "/Groups/"+b.vars["{g1}"], "", map[string]string{"If-None-Match": `W/"no-such-version"`})
+	if w.Code != http.StatusNoContent {
+		t.Errorf("DELETE with If-None-Match naming another version: %d %s", w.Code, w.Body)
+	}
 }
 
 // TestBadInputLimitsAccept pins the other edge of the limits the suite

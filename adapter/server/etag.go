@@ -12,9 +12,10 @@ import (
 // carries the resource's meta.version as its ETag. A GET with If-None-Match
 // naming the current version is answered 304 Not Modified; a PUT, PATCH or
 // DELETE with If-Match is carried out only when the resource is still at
-// one of the named versions, checked inside the store's write so that no
-// concurrent change can slip in between the check and the write. Versions
-// compare weakly (RFC 9110 §8.8.3.2): W/"3" and "3" name the same version.
+// one of the named versions, and with If-None-Match only when it is at none
+// of them, checked inside the store's write so that no concurrent change
+// can slip in between the check and the write. Versions compare weakly
+// (RFC 9110 §8.8.3.2): W/"3" and "3" name the same version.
 
 // etagSet is a parsed If-Match or If-None-Match field: "*" or a list of
 // entity tags.
@@ -92,19 +93,26 @@ func version(res map[string]any) string {
 }
 
 // ifMatch returns the precondition of a PUT, PATCH or DELETE with If-Match
-// (RFC 7644 §3.14), or nil when the request has none. It runs inside the
-// store's write, on the current resource.
+// (RFC 7644 §3.14) or If-None-Match (RFC 9110 §13.1.2), or nil when the
+// request has neither. It runs inside the store's write, on the current
+// resource: If-Match must name its version, If-None-Match must not ("*"
+// names any version, so it refuses every write to an existing resource).
 func (q *request) ifMatch() store.Precondition {
-	set := parseETags(q.r.Header.Values("If-Match"))
-	if set == nil {
+	match := parseETags(q.r.Header.Values("If-Match"))
+	noneMatch := parseETags(q.r.Header.Values("If-None-Match"))
+	if match == nil && noneMatch == nil {
 		return nil
 	}
 	return func(current map[string]any) error {
-		if set.matches(version(current)) {
-			return nil
+		if match != nil && !match.matches(version(current)) {
+			return scimerr.New(http.StatusPreconditionFailed, "",
+				"the resource has changed since it was read (If-Match does not name its current version); GET it again and retry with its new ETag")
 		}
-		return scimerr.New(http.StatusPreconditionFailed, "",
-			"the resource has changed since it was read (If-Match does not name its current version); GET it again and retry with its new ETag")
+		if noneMatch != nil && noneMatch.matches(version(current)) {
+			return scimerr.New(http.StatusPreconditionFailed, "",
+				"If-None-Match names the resource's current version (or is *), so the request was not carried out; leave If-None-Match out to change an existing resource")
+		}
+		return nil
 	}
 }
 
