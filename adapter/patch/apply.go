@@ -190,7 +190,9 @@ func (a *applier) pathless(op string, value any) error {
 		key := strings.TrimSpace(k)
 		switch {
 		case strings.EqualFold(key, "schemas"):
-			// "schemas" is recomputed from the data (schema.SetSchemas).
+			if err := a.checkSchemas(op, v); err != nil {
+				return err
+			}
 		case strings.EqualFold(key, "id"):
 			if err := a.checkSameID(v); err != nil {
 				return err
@@ -223,8 +225,7 @@ func (a *applier) withPath(op, path string, value any) error {
 		return a.wholeExtension(op, ext, value)
 	}
 	if strings.EqualFold(path, "schemas") {
-		// "schemas" follows from the data (schema.SetSchemas).
-		return nil
+		return a.checkSchemas(op, value)
 	}
 	if a.isCustomURN(path) {
 		if key := a.resKey(path); key != "" {
@@ -445,4 +446,18 @@ func opError(i int, op Operation, err error) error {
 		return &scimerr.Error{Status: se.Status, ScimType: se.ScimType, Detail: prefix + ": " + se.Detail}
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+// checkSchemas checks a value an add or replace gives "schemas". The value
+// is never applied: "schemas" follows from the data (schema.SetSchemas), so
+// a remove of it changes nothing either.
+func (a *applier) checkSchemas(op string, value any) error {
+	if op == OpRemove {
+		return nil
+	}
+	if err := a.rt.CheckSchemasValue(value); err != nil {
+		e, _ := scimerr.As(err)
+		return scimerr.BadRequest(scimerr.InvalidValue, "%s", e.Detail)
+	}
+	return nil
 }

@@ -143,43 +143,49 @@ func (rt *ResourceType) SetSchemas(res map[string]any) {
 	res["schemas"] = schemas
 }
 
-// checkSchemas checks "schemas" when the body has it: an array of strings
-// holding the core schema's URN, compared case-insensitively (RFC 7643 §3).
-// Other URNs in it, defined or not, are accepted: Entra ID adds one of its
-// own for groups (fixture entra-default-groups). A body without "schemas"
-// is accepted, since every value of it is recomputed (SetSchemas); every
-// recorded IdP request sends it.
+// checkSchemas checks the "schemas" of a POST or PUT body: it is required
+// (RFC 7643 §3), and CheckSchemasValue checks its value. Every recorded IdP
+// request sends it.
 func (rt *ResourceType) checkSchemas(in map[string]any) error {
 	found := false
-	for k := range in {
-		if equalFold(k, "schemas") {
-			found = true
+	for k, v := range in {
+		if !equalFold(k, "schemas") {
+			continue
+		}
+		found = true
+		if err := rt.CheckSchemasValue(v); err != nil {
+			return err
 		}
 	}
 	if !found {
 		return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" is required: an array of schema URNs holding %q (RFC 7643 §3)`, rt.Schema.ID)
 	}
-	for k, v := range in {
-		if !equalFold(k, "schemas") {
-			continue
-		}
-		arr, ok := v.([]any)
+	return nil
+}
+
+// CheckSchemasValue checks a value given for "schemas": an array of strings
+// holding the core schema's URN, compared case-insensitively (RFC 7643 §3),
+// else a 400 invalidSyntax. Other URNs in it, defined or not, are accepted:
+// Entra ID adds one of its own for groups (fixture entra-default-groups).
+// The value itself is never stored: "schemas" is recomputed from the data
+// (SetSchemas).
+func (rt *ResourceType) CheckSchemasValue(v any) error {
+	arr, ok := v.([]any)
+	if !ok {
+		return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs holding %q; got %s`, rt.Schema.ID, Describe(v))
+	}
+	core := false
+	for _, s := range arr {
+		str, ok := s.(string)
 		if !ok {
-			return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs holding %q; got %s`, rt.Schema.ID, Describe(v))
+			return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs (strings); it holds %s`, Describe(s))
 		}
-		core := false
-		for _, s := range arr {
-			str, ok := s.(string)
-			if !ok {
-				return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must be an array of schema URNs (strings); it holds %s`, Describe(s))
-			}
-			if equalFold(str, rt.Schema.ID) {
-				core = true
-			}
+		if equalFold(str, rt.Schema.ID) {
+			core = true
 		}
-		if !core {
-			return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must hold %q, the core schema of %s (RFC 7643 §3)`, rt.Schema.ID, rt.Name)
-		}
+	}
+	if !core {
+		return scimerr.BadRequest(scimerr.InvalidSyntax, `"schemas" must hold %q, the core schema of %s (RFC 7643 §3)`, rt.Schema.ID, rt.Name)
 	}
 	return nil
 }
