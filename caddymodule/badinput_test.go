@@ -437,8 +437,8 @@ func checkSCIMError(t *testing.T, status int, h http.Header, raw []byte, scimTyp
 	if e.Status != strconv.Itoa(status) {
 		t.Errorf("status %#v, want the string %q", e.Status, strconv.Itoa(status))
 	}
-	if strings.TrimSpace(e.Detail) == "" {
-		t.Errorf("no detail: %s", raw)
+	if strings.TrimSpace(e.Detail) == "" || len(e.Detail) > 1024 {
+		t.Errorf("detail of %d bytes, want one that says what to fix in a few words: %q", len(e.Detail), scimerr.Clip(e.Detail, 300))
 	}
 	if scimType != "" && !slices.Contains(strings.Split(scimType, "|"), e.ScimType) {
 		t.Errorf("scimType %q, want %s", e.ScimType, scimType)

@@ -286,6 +286,10 @@ func (s tenantSnapshot) diff(after tenantSnapshot) string {
 
 func clipDiff(s string) string { return scimerr.Clip(s, 400) }
 
+// maxDetail bounds an error detail: it names the place of a problem and
+// never repeats a large part of the request.
+const maxDetail = 1024
+
 // checkError checks a SCIM error body (RFC 7644 §3.12) of status, with
 // the scimType want ("" unchecked, alternatives separated by "|").
 func checkError(t *testing.T, where string, raw []byte, status int, want string) {
@@ -306,6 +310,8 @@ func checkError(t *testing.T, where string, raw []byte, status int, want string)
 	}
 	if d, ok := e["detail"].(string); !ok || strings.TrimSpace(d) == "" {
 		t.Errorf("%s: no detail: %s", where, raw)
+	} else if len(d) > maxDetail {
+		t.Errorf("%s: a detail of %d bytes; details quote at most a clipped part of the request", where, len(d))
 	}
 	if want != "" {
 		got, _ := e["scimType"].(string)
@@ -337,6 +343,11 @@ func (b *badHarness) run(t *testing.T, c badCase) {
 		b.checkBulkOps(t, raw, c)
 	case w.Code >= 400:
 		checkError(t, "response", raw, w.Code, c.scimType)
+		for _, h := range []string{"ETag", "Location"} {
+			if v := w.Header().Get(h); v != "" {
+				t.Errorf("an error response with %s %q", h, v)
+			}
+		}
 	}
 	if w.Code == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
 		t.Error("405 without an Allow header")
