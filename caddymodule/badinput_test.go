@@ -33,9 +33,9 @@ import (
 //
 //	bearer         24
 //	token          30
-//	tenant          9
+//	tenant         11
 //	limits          6
-//	total          69
+//	total          71
 
 // caddyBadCase is one request that must be refused.
 type caddyBadCase struct {
@@ -170,6 +170,8 @@ func caddyBadInputCases() []caddyBadCase {
 	tenant("tenant with a NUL", "GET", "/scim/v2/acme%00/Users")
 	tenant("tenant with invalid UTF-8", "GET", "/scim/v2/%FF%FE/Users")
 	tenant("unknown tenant's token endpoint", "POST", "/scim/v2/initech/oauth/token")
+	tenant("dot segments from acme into globex", "DELETE", "/scim/v2/acme/../globex/Users/{uid}")
+	tenant("encoded dot segments from acme into globex", "GET", "/scim/v2/acme/%2e%2e/globex/Users")
 
 	// The configured body limits.
 	big := strings.Repeat("x", 65<<10)
