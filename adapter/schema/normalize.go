@@ -71,7 +71,7 @@ func (rt *ResourceType) Normalize(in map[string]any) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if nv == nil || !Writable(a) {
+		if nv == nil || clearsBareValue(a, nv) || !Writable(a) {
 			continue
 		}
 		if urn != "" && urn != rt.Schema.ID {
@@ -114,11 +114,20 @@ func (rt *ResourceType) normalizeExtension(ext *Schema, v any) (map[string]any, 
 		if err != nil {
 			return nil, err
 		}
-		if nv != nil && Writable(a) {
+		if nv != nil && !clearsBareValue(a, nv) && Writable(a) {
 			out[a.Name] = nv
 		}
 	}
 	return out, nil
+}
+
+// clearsBareValue reports whether nv, the canonical value of a, is
+// {"value":""} for the attribute that takes a bare id: Entra ID clears the
+// manager so as well as with "" (docs/dialects.md), and a manager without
+// an id is no manager.
+func clearsBareValue(a *Attribute, nv any) bool {
+	m, ok := nv.(map[string]any)
+	return ok && a.bareValue && m["value"] == ""
 }
 
 // SetSchemas recomputes res["schemas"]: the core schema, then each defined

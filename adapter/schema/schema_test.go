@@ -67,6 +67,12 @@ func TestNormalize(t *testing.T) {
 			want: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`,
 		},
 		{
+			name: "manager cleared with an empty value",
+			rt:   User,
+			in:   `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales","manager":{"value":""}}}`,
+			want: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Sales"}}`,
+		},
+		{
 			name: "custom extension kept verbatim",
 			rt:   User,
 			in:   `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","urn:example:params:scim:schemas:extension:acme:1.0:User":{"badge":"42","Nested":{"X":1}}}`,
