@@ -191,8 +191,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App. It logs what this config serves: Caddy
+// starts the apps of a config only once every module of it was
+// provisioned, so the line comes at start and after each successful
+// reload, never for a rejected one.
+func (a *App) Start() error {
+	a.logServing()
+	return nil
+}
 
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }

@@ -287,10 +287,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim", error="invalid_request"`)
 		writeError(w, scimerr.New(http.StatusUnauthorized, "", "the request has %d Authorization headers; send exactly one: Authorization: Bearer <token>", n))
 		h.metrics.authFailures.WithLabelValues(name, reasonLabel(tokens.Invalid)).Inc()
-		h.observe(r, name, op, http.StatusUnauthorized, start)
+		h.observe(r, name, op, http.StatusUnauthorized, start, zap.String(logKeyReason, authMultipleHeaders))
 		return nil
 	}
-	if _, err := h.app.shared.tokens.Verify(r.Context(), name, r.Header.Get("Authorization")); err != nil {
+	authorization := r.Header.Get("Authorization")
+	if _, err := h.app.shared.tokens.Verify(r.Context(), name, authorization); err != nil {
 		var ae *tokens.AuthError
 		if !errors.As(err, &ae) {
 			h.logger.Error("verifying token", zap.String("tenant", name), zap.Error(err))
@@ -305,7 +306,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeError(w, scimerr.New(http.StatusUnauthorized, "", "%s", ae.Error()))
 		h.metrics.authFailures.WithLabelValues(name, reasonLabel(ae.Reason)).Inc()
-		h.observe(r, name, op, http.StatusUnauthorized, start)
+		h.observe(r, name, op, http.StatusUnauthorized, start, authFields(authorization, ae)...)
 		return nil
 	}
 	if b := h.limits[name]; b != nil {
@@ -328,8 +329,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // observe logs a request and records its metrics. Logs carry the tenant,
-// operation, status and duration: never a body, a token or a user's data.
-func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, status int, start time.Time) {
+// operation, status and duration, and the fields in extra; a 401 also
+// carries the address it came from. Never a body, a token or a user's
+// data.
+func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, status int, start time.Time, extra ...zap.Field) {
 	d := time.Since(start)
 	code := fmt.Sprint(status)
 	h.metrics.requests.WithLabelValues(tenant, op.resource, r.Method, code).Inc()
@@ -349,8 +352,12 @@ func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, stat
 		level = zap.InfoLevel
 	}
 	if ce := h.logger.Check(level, "scim request"); ce != nil {
-		ce.Write(zap.String("tenant", tenant), zap.String("operation", op.name),
-			zap.Int("status", status), zap.Duration("duration", d))
+		fields := append([]zap.Field{zap.String("tenant", tenant), zap.String("operation", op.name),
+			zap.Int("status", status), zap.Duration("duration", d)}, extra...)
+		if status == http.StatusUnauthorized {
+			fields = append(fields, clientFields(r)...)
+		}
+		ce.Write(fields...)
 	}
 }
 

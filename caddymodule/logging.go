@@ -1,0 +1,183 @@
+package caddymodule
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+)
+
+// Log keys shared by more than one log line.
+const (
+	logKeyReason      = "reason"
+	logKeyAccessToken = "access_token"
+	logKeyRemoteAddr  = "remote_addr"
+	logKeyClientIP    = "client_ip"
+)
+
+// storageKind names the store behind storage_dir in the start line.
+const storageKind = "badger"
+
+// Reasons a request was not authenticated, as logged with its 401. They
+// are stable: operators filter on them.
+const (
+	// authMultipleHeaders: more than one Authorization header.
+	authMultipleHeaders = "multiple_headers"
+	// authMissing: no Authorization header, or an empty one.
+	authMissing = "missing"
+	// authNotBearer: an Authorization header of another scheme, or
+	// "Bearer" with no token.
+	authNotBearer = "not_bearer"
+	// authInvalid: a bearer token that is not one of this tenant's: unknown,
+	// another tenant's, or malformed.
+	authInvalid = "invalid"
+	// authRevoked: the tenant's token was replaced or revoked.
+	authRevoked = "revoked"
+	// authExpired: the token outlived its validity.
+	authExpired = "expired"
+)
+
+// authReason is the logged reason of a failed authentication with the
+// given Authorization header value.
+func authReason(authorization string, ae *tokens.AuthError) string {
+	switch ae.Reason {
+	case tokens.Missing:
+		if strings.TrimSpace(authorization) == "" {
+			return authMissing
+		}
+		return authNotBearer
+	case tokens.Revoked:
+		return authRevoked
+	case tokens.Expired:
+		return authExpired
+	}
+	return authInvalid
+}
+
+// authFields describe a failed authentication for the request log: the
+// reason and whether the credential was an OAuth access token. Never the
+// token, nor its hash.
+func authFields(authorization string, ae *tokens.AuthError) []zap.Field {
+	fields := []zap.Field{zap.String(logKeyReason, authReason(authorization, ae))}
+	if ae.AccessToken {
+		fields = append(fields, zap.Bool(logKeyAccessToken, true))
+	}
+	return fields
+}
+
+// clientFields are the address the request came from, r.RemoteAddr, and
+// the client's IP as Caddy determined it (which differs behind a trusted
+// proxy), when Caddy set one.
+func clientFields(r *http.Request) []zap.Field {
+	fields := []zap.Field{zap.String(logKeyRemoteAddr, r.RemoteAddr)}
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		fields = append(fields, zap.String(logKeyClientIP, ip))
+	}
+	return fields
+}
+
+// servedBackend is one backend in the start line: its name, its version
+// as it describes itself, and the tenants it serves.
+type servedBackend struct {
+	name, path, version string
+	tenants             []string
+}
+
+func (b *servedBackend) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("name", b.name)
+	if b.path != "" {
+		enc.AddString("path", b.path)
+	}
+	if b.version != "" {
+		enc.AddString("version", b.version)
+	}
+	return enc.AddArray("tenants", zapcore.ArrayMarshalerFunc(func(ae zapcore.ArrayEncoder) error {
+		for _, t := range b.tenants {
+			ae.AppendString(t)
+		}
+		return nil
+	}))
+}
+
+type servedBackends []*servedBackend
+
+func (bs servedBackends) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, b := range bs {
+		if err := enc.AppendObject(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// servingFields summarize what this config serves: the number of tenants,
+// the storage, the handlers' prefixes, and the tenants of each backend
+// (tenants without a backend are listed under "none").
+func (a *App) servingFields() []zap.Field {
+	a.reg.mu.RLock()
+	defer a.reg.mu.RUnlock()
+	prefixes := map[string]bool{}
+	groups := map[[3]string]*servedBackend{}
+	for name, reg := range a.reg.tenants {
+		prefixes[reg.handler.Prefix] = true
+		b := servedBackend{name: "none"}
+		if cfg := reg.tenant.Backend; cfg != nil {
+			b.name = cfg.Name
+			if cfg.Name == "exec" {
+				b.path = cfg.Path
+			}
+			if host := reg.handler.backends[name]; host != nil {
+				host.mu.Lock()
+				if host.desc != nil {
+					b.version = host.desc.Version
+				}
+				host.mu.Unlock()
+			}
+		}
+		key := [3]string{b.name, b.path, b.version}
+		g := groups[key]
+		if g == nil {
+			g = &b
+			groups[key] = g
+		}
+		g.tenants = append(g.tenants, name)
+	}
+	backends := make(servedBackends, 0, len(groups))
+	for _, g := range groups {
+		sort.Strings(g.tenants)
+		backends = append(backends, g)
+	}
+	sort.Slice(backends, func(i, j int) bool {
+		x, y := backends[i], backends[j]
+		if x.name != y.name {
+			return x.name < y.name
+		}
+		if x.path != y.path {
+			return x.path < y.path
+		}
+		return x.version < y.version
+	})
+	paths := make([]string, 0, len(prefixes))
+	for p := range prefixes {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return []zap.Field{
+		zap.Int("tenants", len(a.reg.tenants)),
+		zap.String("storage", storageKind),
+		zap.String("storage_dir", a.StorageDir),
+		zap.Strings("prefixes", paths),
+		zap.Array("backends", backends),
+	}
+}
+
+// logServing writes the line that says what this config serves, once per
+// start: at Caddy's start and after each reload that succeeded.
+func (a *App) logServing() {
+	a.logger.Info("scim serving", a.servingFields()...)
+}
