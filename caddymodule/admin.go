@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,9 @@ func init() {
 //
 //	GET  /scim/tenants                  every tenant's status
 //	GET  /scim/tenants/{tenant}         one tenant's status
-//	POST /scim/tenants/{tenant}/token   generate or regenerate its token
+//	POST   /scim/tenants/{tenant}/token  generate its token; replacing a
+//	                                     valid one takes ?regenerate=true
+//	DELETE /scim/tenants/{tenant}/token  revoke all its tokens at once
 //	GET    /scim/tenants/{tenant}/oauth              its OAuth client
 //	POST   /scim/tenants/{tenant}/oauth/secrets      add a client secret
 //	DELETE /scim/tenants/{tenant}/oauth/secrets/{id} revoke a client secret
@@ -81,6 +84,34 @@ type Credentials struct {
 	TenantURL string    `json:"tenant_url"`
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Previous are the tenant's earlier tokens that were valid until this
+	// one was generated, and what became of them; empty when there were
+	// none.
+	Previous []PreviousToken `json:"previous"`
+}
+
+// PreviousToken is what generating a token did to an earlier one.
+type PreviousToken struct {
+	// ID names the token, as status does.
+	ID string `json:"id"`
+	// RevokedNow is true when the token stopped working at once (the
+	// tenant has no rotation_overlap).
+	RevokedNow bool `json:"revoked_now"`
+	// AcceptedUntil is, when RevokedNow is false, when the token stops
+	// working: the end of the rotation overlap, or its expiry if sooner.
+	AcceptedUntil *time.Time `json:"accepted_until,omitempty"`
+}
+
+// Revocation is what revoking a tenant's tokens returns.
+type Revocation struct {
+	Tenant string `json:"tenant"`
+	// Revoked is how many tokens stopped working; 0 when the tenant had
+	// no valid token.
+	Revoked int `json:"revoked"`
+	// IDs name the revoked tokens.
+	IDs []string `json:"ids"`
+	// RevokedAt is when they stopped working; absent when none did.
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
@@ -123,30 +154,77 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	case len(segs) >= 3 && segs[0] == "tenants" && segs[2] != "token":
 		return a.backendRoute(w, r, app, segs[1], segs[2:])
 	case len(segs) == 3 && segs[0] == "tenants" && segs[2] == "token":
-		if r.Method != http.MethodPost {
-			return methodNotAllowed(http.MethodPost)
-		}
-		reg := app.tenant(segs[1])
-		if reg == nil {
-			return unknownTenant(segs[1])
-		}
-		iss, err := app.shared.tokens.Issue(r.Context(), segs[1], tokens.IssueOptions{
-			Validity: time.Duration(reg.tenant.TokenValidity),
-			Overlap:  time.Duration(reg.tenant.RotationOverlap),
-		})
+		return a.tokenRoute(w, r, app, segs[1])
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no scim admin endpoint %s", r.URL.Path)}
+}
+
+// tokenRoute serves /scim/tenants/{tenant}/token. POST generates a token;
+// while the tenant has a valid one it answers 409 unless the query says
+// regenerate=true, so a repeated call cannot silently cut off the IdP.
+// DELETE revokes every token of the tenant at once, including those a
+// rotation overlap still accepts.
+func (a *adminAPI) tokenRoute(w http.ResponseWriter, r *http.Request, app *App, tenant string) error {
+	if r.Method != http.MethodPost && r.Method != http.MethodDelete {
+		return methodNotAllowed("POST or DELETE")
+	}
+	reg := app.tenant(tenant)
+	if reg == nil {
+		return unknownTenant(tenant)
+	}
+	if r.Method == http.MethodDelete {
+		ended, err := app.shared.tokens.Revoke(r.Context(), tenant)
 		if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 		}
-		app.logger.Info("scim token generated", zapTenant(segs[1]), zapTokenID(iss.Record.ID))
-		w.Header().Set("Cache-Control", "no-store")
-		return writeJSON(w, http.StatusOK, Credentials{
-			Tenant:    segs[1],
-			TenantURL: app.tenantURL(segs[1]),
-			Token:     iss.Token,
-			ExpiresAt: iss.Record.ExpiresAt,
-		})
+		out := Revocation{Tenant: tenant, Revoked: len(ended), IDs: []string{}}
+		for _, e := range ended {
+			out.IDs = append(out.IDs, e.ID)
+			at := e.Until
+			out.RevokedAt = &at
+		}
+		app.logger.Info("scim tokens revoked", zapTenant(tenant), zap.Strings("token_ids", out.IDs))
+		return writeJSON(w, http.StatusOK, out)
 	}
-	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no scim admin endpoint %s", r.URL.Path)}
+	regenerate := false
+	if v := r.URL.Query().Get("regenerate"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("regenerate must be true or false, not %q", clip(v))}
+		}
+		regenerate = b
+	}
+	iss, err := app.shared.tokens.Issue(r.Context(), tenant, tokens.IssueOptions{
+		Validity:    time.Duration(reg.tenant.TokenValidity),
+		Overlap:     time.Duration(reg.tenant.RotationOverlap),
+		IfNoneValid: !regenerate,
+	})
+	var exists *tokens.ExistsError
+	if errors.As(err, &exists) {
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: fmt.Errorf(
+			"%w; a new one would replace the token the IdP uses: pass --regenerate (admin API: ?regenerate=true) to replace it, or --revoke (admin API: DELETE) to end it now", err)}
+	}
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	app.logger.Info("scim token generated", zapTenant(tenant), zapTokenID(iss.Record.ID))
+	creds := Credentials{
+		Tenant:    tenant,
+		TenantURL: app.tenantURL(tenant),
+		Token:     iss.Token,
+		ExpiresAt: iss.Record.ExpiresAt,
+		Previous:  []PreviousToken{},
+	}
+	for _, p := range iss.Previous {
+		pt := PreviousToken{ID: p.ID, RevokedNow: !p.Until.After(iss.Record.IssuedAt)}
+		if !pt.RevokedNow {
+			until := p.Until
+			pt.AcceptedUntil = &until
+		}
+		creds.Previous = append(creds.Previous, pt)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, creds)
 }
 
 func (a *adminAPI) app() (*App, error) {

@@ -22,15 +22,21 @@ func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scim",
 		Usage: "token|status|oauth|inspect|action|deadletters [--tenant <name>] [--json] [--address <interface>]",
-		Short: "Generates SCIM tokens, shows tenant status, runs backend actions",
+		Short: "Generates and revokes SCIM tokens, shows tenant status, runs backend actions",
 		Long: `
 Talks to the admin API of a running Caddy, like 'caddy reload' does.
 
-'caddy scim token --tenant <name>' generates a new bearer token for the tenant
+'caddy scim token --tenant <name>' generates a bearer token for the tenant
 and prints its Tenant URL, token and expiry: the values to enter in the IdP.
-It revokes the tenant's previous token (after the tenant's rotation_overlap,
-if one is configured). With --out FILE the credentials are written to FILE
-(mode 0600) instead of printed. The token is shown only this once.
+If the tenant already has a valid token it refuses: pass --regenerate to
+replace that token (it stops working at once, or after the tenant's
+rotation_overlap, and the output says which), or --revoke to end it.
+With --out FILE the credentials are written to FILE (mode 0600) instead of
+printed. The token is shown only this once.
+
+'caddy scim token --tenant <name> --revoke' ends every token of the tenant at
+once, including one a rotation_overlap still accepts: for a leaked token.
+The IdP's requests get 401 until it has a newly generated token.
 
 'caddy scim oauth secret --tenant <name>' generates an OAuth 2.0 client secret
 for the tenant (creating its client on first use) and prints the client id,
@@ -60,13 +66,15 @@ The admin address comes from --address, or from the config given with
 
 func tokenCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "token --tenant <name> [--out <file>] [--json]",
-		Short: "Generates (or regenerates) a tenant's bearer token",
+		Use:   "token --tenant <name> [--regenerate | --revoke] [--out <file>] [--json]",
+		Short: "Generates, regenerates or revokes a tenant's bearer token",
 		Args:  cobra.NoArgs,
 		RunE:  runToken,
 	}
 	c.Flags().String("tenant", "", "the tenant (required)")
 	c.Flags().String("out", "", "write the credentials to this file instead of printing them")
+	c.Flags().Bool("regenerate", false, "replace the tenant's valid token with a new one")
+	c.Flags().Bool("revoke", false, "end every token of the tenant now, overlap or not")
 	adminFlags(c)
 	return c
 }
@@ -364,16 +372,41 @@ func adminCall(cmd *cobra.Command, method, path string, body []byte, out any) er
 }
 
 func runToken(cmd *cobra.Command, _ []string) error {
-	tenant, _ := cmd.Flags().GetString("tenant")
-	if tenant == "" {
-		return fmt.Errorf("--tenant is required")
-	}
-	var creds Credentials
-	if err := adminCall(cmd, http.MethodPost, "/scim/tenants/"+url.PathEscape(tenant)+"/token", nil, &creds); err != nil {
+	tenant, err := requiredTenant(cmd)
+	if err != nil {
 		return err
 	}
+	regenerate, _ := cmd.Flags().GetBool("regenerate")
+	revoke, _ := cmd.Flags().GetBool("revoke")
+	out, _ := cmd.Flags().GetString("out")
 	asJSON, _ := cmd.Flags().GetBool("json")
+	path := "/scim/tenants/" + url.PathEscape(tenant) + "/token"
+	switch {
+	case regenerate && revoke:
+		return fmt.Errorf("pass --regenerate or --revoke, not both")
+	case revoke && out != "":
+		return fmt.Errorf("--revoke generates no credentials to write to --out")
+	case revoke:
+		var res Revocation
+		if err := adminCall(cmd, http.MethodDelete, path, nil, &res); err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(cmd.OutOrStdout(), res)
+		}
+		printRevocation(cmd.OutOrStdout(), res)
+		return nil
+	case regenerate:
+		path += "?regenerate=true"
+	}
+	var creds Credentials
+	if err := adminCall(cmd, http.MethodPost, path, nil, &creds); err != nil {
+		return err
+	}
 	if saved, err := saveCredentials(cmd, creds, fmt.Sprintf("the credentials of tenant %s (Tenant URL and token; expires %s)", creds.Tenant, creds.ExpiresAt.Format(time.RFC3339))); saved || err != nil {
+		if err == nil {
+			printPrevious(cmd.OutOrStdout(), creds.Previous)
+		}
 		return err
 	}
 	if asJSON {
@@ -428,10 +461,36 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func printCredentials(w io.Writer, c Credentials) {
-	fmt.Fprintf(w, "Tenant:      %s\nTenant URL:  %s\nToken:       %s\nExpires:     %s\n\n",
+	fmt.Fprintf(w, "Tenant:      %s\nTenant URL:  %s\nToken:       %s\nExpires:     %s\n",
 		c.Tenant, c.TenantURL, c.Token, c.ExpiresAt.Format(time.RFC3339))
+	printPrevious(w, c.Previous)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Enter the Tenant URL and the token in the IdP's provisioning settings.")
-	fmt.Fprintln(w, "The token is shown only now; generating another one revokes this one.")
+	fmt.Fprintln(w, "The token is shown only now. Replace it with --regenerate, or end it at once with --revoke.")
+}
+
+// printPrevious says what generating a token did to the tenant's earlier
+// ones.
+func printPrevious(w io.Writer, prev []PreviousToken) {
+	if len(prev) == 0 {
+		fmt.Fprintln(w, "Previous:    none; the tenant had no valid token")
+	}
+	for _, p := range prev {
+		if p.RevokedNow || p.AcceptedUntil == nil {
+			fmt.Fprintf(w, "Previous:    token %s revoked now; the IdP fails until it has the new token\n", p.ID)
+			continue
+		}
+		fmt.Fprintf(w, "Previous:    token %s accepted until %s; update the IdP before then\n", p.ID, p.AcceptedUntil.Format(time.RFC3339))
+	}
+}
+
+func printRevocation(w io.Writer, r Revocation) {
+	if r.Revoked == 0 {
+		fmt.Fprintf(w, "Tenant %s had no valid token; nothing was revoked.\n", r.Tenant)
+		return
+	}
+	fmt.Fprintf(w, "Revoked %d token(s) of tenant %s (%s); requests with them now get 401.\n", r.Revoked, r.Tenant, strings.Join(r.IDs, ", "))
+	fmt.Fprintf(w, "Generate a new one with 'caddy scim token --tenant %s' and enter it in the IdP.\n", r.Tenant)
 }
 
 func printStatus(w io.Writer, list []TenantStatus) {

@@ -10,6 +10,7 @@ import (
 
 func TestPrintCredentials(t *testing.T) {
 	expires := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	overlapEnd := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC).In(time.FixedZone("", 2*60*60))
 	tests := []struct {
 		name  string
 		creds Credentials
@@ -27,9 +28,10 @@ func TestPrintCredentials(t *testing.T) {
 				"Tenant URL:  https://app.example.com/scim/v2/acme\n" +
 				"Token:       scim_0123456789abcdef\n" +
 				"Expires:     2027-03-01T12:00:00Z\n" +
+				"Previous:    none; the tenant had no valid token\n" +
 				"\n" +
 				"Enter the Tenant URL and the token in the IdP's provisioning settings.\n" +
-				"The token is shown only now; generating another one revokes this one.\n",
+				"The token is shown only now. Replace it with --regenerate, or end it at once with --revoke.\n",
 		},
 		{
 			name: "offset kept",
@@ -38,14 +40,16 @@ func TestPrintCredentials(t *testing.T) {
 				TenantURL: "https://localhost:8443/scim/v2/globex",
 				Token:     "t",
 				ExpiresAt: expires.In(time.FixedZone("", 2*60*60)),
+				Previous:  []PreviousToken{{ID: "0a1b2c3d4e5f", AcceptedUntil: &overlapEnd}},
 			},
 			want: "Tenant:      globex\n" +
 				"Tenant URL:  https://localhost:8443/scim/v2/globex\n" +
 				"Token:       t\n" +
 				"Expires:     2027-03-01T14:00:00+02:00\n" +
+				"Previous:    token 0a1b2c3d4e5f accepted until 2026-03-02T14:00:00+02:00; update the IdP before then\n" +
 				"\n" +
 				"Enter the Tenant URL and the token in the IdP's provisioning settings.\n" +
-				"The token is shown only now; generating another one revokes this one.\n",
+				"The token is shown only now. Replace it with --regenerate, or end it at once with --revoke.\n",
 		},
 	}
 	for _, tt := range tests {
@@ -54,6 +58,55 @@ func TestPrintCredentials(t *testing.T) {
 			printCredentials(&b, tt.creds)
 			if b.String() != tt.want {
 				t.Errorf("printCredentials printed\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestPrintPrevious(t *testing.T) {
+	until := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		prev []PreviousToken
+		want string
+	}{
+		{"none", nil, "Previous:    none; the tenant had no valid token\n"},
+		{"revoked now", []PreviousToken{{ID: "0a1b2c3d4e5f", RevokedNow: true}},
+			"Previous:    token 0a1b2c3d4e5f revoked now; the IdP fails until it has the new token\n"},
+		{"overlap", []PreviousToken{{ID: "0a1b2c3d4e5f", AcceptedUntil: &until}, {ID: "ffeeddccbbaa", AcceptedUntil: &until}},
+			"Previous:    token 0a1b2c3d4e5f accepted until 2026-03-02T12:00:00Z; update the IdP before then\n" +
+				"Previous:    token ffeeddccbbaa accepted until 2026-03-02T12:00:00Z; update the IdP before then\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printPrevious(&b, tt.prev)
+			if b.String() != tt.want {
+				t.Errorf("printPrevious printed\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestPrintRevocation(t *testing.T) {
+	at := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		res  Revocation
+		want string
+	}{
+		{"nothing", Revocation{Tenant: "acme", IDs: []string{}},
+			"Tenant acme had no valid token; nothing was revoked.\n"},
+		{"two", Revocation{Tenant: "acme", Revoked: 2, IDs: []string{"0a1b2c3d4e5f", "ffeeddccbbaa"}, RevokedAt: &at},
+			"Revoked 2 token(s) of tenant acme (0a1b2c3d4e5f, ffeeddccbbaa); requests with them now get 401.\n" +
+				"Generate a new one with 'caddy scim token --tenant acme' and enter it in the IdP.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printRevocation(&b, tt.res)
+			if b.String() != tt.want {
+				t.Errorf("printRevocation printed\n%s\nwant\n%s", b.String(), tt.want)
 			}
 		})
 	}

@@ -145,10 +145,11 @@ func (in *instance) adminJSON(t *testing.T, method, path string, want int, out a
 	}
 }
 
+// token generates a tenant's token, replacing a valid one.
 func (in *instance) token(t *testing.T, tenant string) Credentials {
 	t.Helper()
 	var c Credentials
-	in.adminJSON(t, "POST", "/scim/tenants/"+tenant+"/token", 200, &c)
+	in.adminJSON(t, "POST", "/scim/tenants/"+tenant+"/token?regenerate=true", 200, &c)
 	return c
 }
 
@@ -255,9 +256,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	acme := in.token(t, "acme")
-	globex := in.token(t, "globex")
+	// A first token needs no confirmation.
+	var acme, globex Credentials
+	in.adminJSON(t, "POST", "/scim/tenants/acme/token", 200, &acme)
+	in.adminJSON(t, "POST", "/scim/tenants/globex/token", 200, &globex)
 	secrets := []string{acme.Token, globex.Token}
+	if acme.Previous == nil || len(acme.Previous) != 0 {
+		t.Errorf("first token reports previous ones: %+v", acme.Previous)
+	}
 	defer func() {
 		// Whatever happened, no token reached a log.
 		for _, f := range []string{"caddy.log", "access.log"} {
@@ -335,8 +341,27 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("regenerate with overlap", func(t *testing.T) {
 		advance(time.Minute)
+		// Without regenerate=true a valid token is not replaced.
+		req, _ := http.NewRequest("POST", "http://"+in.admin+"/scim/tenants/acme/token", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 409 || !strings.Contains(string(b), "already has a valid token") || !strings.Contains(string(b), "regenerate=true") || strings.Contains(string(b), "scim_") {
+			t.Errorf("second POST without regenerate: %d %s", resp.StatusCode, b)
+		}
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, acme.Token, ""); status != 200 {
+			t.Errorf("a refused POST changed the token: %d", status)
+		}
+		in.adminJSON(t, "POST", "/scim/tenants/acme/token?regenerate=maybe", 400, nil)
 		next := in.token(t, "acme")
 		secrets = append(secrets, next.Token)
+		issued := next.ExpiresAt.Add(-365 * 24 * time.Hour)
+		if p := next.Previous; len(p) != 1 || p[0].RevokedNow || p[0].AcceptedUntil == nil || p[0].AcceptedUntil.Sub(issued) != time.Hour {
+			t.Errorf("previous token with a 1h overlap: %+v", p)
+		}
 		for _, tok := range []string{acme.Token, next.Token} {
 			if status, _, body := in.scim(t, "GET", "/scim/v2/acme/Users/"+uid, tok, ""); status != 200 {
 				t.Errorf("inside the overlap: %d %v", status, body)
@@ -357,6 +382,9 @@ func TestEndToEnd(t *testing.T) {
 		// globex has no overlap: regenerating revokes at once.
 		nextG := in.token(t, "globex")
 		secrets = append(secrets, nextG.Token)
+		if p := nextG.Previous; len(p) != 1 || !p[0].RevokedNow || p[0].AcceptedUntil != nil {
+			t.Errorf("previous token without overlap: %+v", p)
+		}
 		if status, _, _ := in.scim(t, "GET", "/scim/v2/globex/Users", globex.Token, ""); status != 401 {
 			t.Errorf("old globex token: %d", status)
 		}
@@ -400,11 +428,24 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	var acmeOverlap string // acme's token before the CLI replaced it
 	t.Run("cli", func(t *testing.T) {
 		out := t.TempDir() + "/acme.json"
-		text := runCLI(t, tokenCommand(), "--tenant", "acme", "--out", out, "--address", in.admin)
-		if !strings.Contains(text, "Wrote the credentials of tenant acme") {
-			t.Errorf("token --out said %q", text)
+		// acme has a valid token: the command refuses to replace it.
+		err := runCLIErr(tokenCommand(), "--tenant", "acme", "--out", out, "--address", in.admin)
+		if err == nil || !strings.Contains(err.Error(), "already has a valid token") || !strings.Contains(err.Error(), "--regenerate") || !strings.Contains(err.Error(), "--revoke") || strings.Contains(err.Error(), "scim_") {
+			t.Errorf("token on a tenant with a valid token: %v", err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Error("a refused token command wrote a credentials file")
+		}
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users", acme.Token, ""); status != 200 {
+			t.Errorf("a refused token command changed the token: %d", status)
+		}
+		prevID := in.status(t, "acme").Token.ID
+		text := runCLI(t, tokenCommand(), "--tenant", "acme", "--regenerate", "--out", out, "--address", in.admin)
+		if !strings.Contains(text, "Wrote the credentials of tenant acme") || !strings.Contains(text, "Previous:    token "+prevID+" accepted until ") || strings.Contains(text, "scim_") {
+			t.Errorf("token --regenerate --out said %q", text)
 		}
 		fi, err := os.Stat(out)
 		if err != nil || fi.Mode().Perm() != 0o600 {
@@ -418,11 +459,16 @@ func TestEndToEnd(t *testing.T) {
 		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users", creds.Token, ""); status != 200 {
 			t.Errorf("the downloaded token does not work: %d", status)
 		}
+		acmeOverlap = acme.Token
 		acme = creds
 		secrets = append(secrets, creds.Token)
+		// globex's token has expired: a new one needs no --regenerate.
 		text = runCLI(t, tokenCommand(), "--tenant", "globex", "--address", in.admin)
-		if !strings.Contains(text, "Tenant URL:  https://"+in.site+"/scim/v2/globex") || !strings.Contains(text, "Token:       scim_") {
+		if !strings.Contains(text, "Tenant URL:  https://"+in.site+"/scim/v2/globex") || !strings.Contains(text, "Token:       scim_") || !strings.Contains(text, "Previous:    none") {
 			t.Errorf("token output: %s", text)
+		}
+		if i := strings.Index(text, "Token:       "); i >= 0 {
+			secrets = append(secrets, strings.Fields(text[i:])[1])
 		}
 		text = runCLI(t, statusCommand(), "--address", in.admin)
 		if !strings.Contains(text, "Tenant:        acme") || !strings.Contains(text, "Tenant:        globex") {
@@ -434,6 +480,59 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if err := runCLIErr(tokenCommand(), "--tenant", "initech", "--address", in.admin); err == nil || !strings.Contains(err.Error(), "not enabled") {
 			t.Errorf("token for an unknown tenant: %v", err)
+		}
+	})
+
+	t.Run("revoke", func(t *testing.T) {
+		// acme's previous token is still inside its 1h overlap: a leaked
+		// one would keep working.
+		prev := acmeOverlap
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users", prev, ""); status != 200 {
+			t.Fatalf("the previous token inside the overlap: %d", status)
+		}
+		if err := runCLIErr(tokenCommand(), "--tenant", "acme", "--revoke", "--regenerate", "--address", in.admin); err == nil || !strings.Contains(err.Error(), "not both") {
+			t.Errorf("--revoke --regenerate: %v", err)
+		}
+		text := runCLI(t, tokenCommand(), "--tenant", "acme", "--revoke", "--address", in.admin)
+		if !strings.Contains(text, "Revoked 2 token(s) of tenant acme") || strings.Contains(text, "scim_") {
+			t.Errorf("token --revoke said %q", text)
+		}
+		for _, tok := range []string{prev, acme.Token} {
+			status, _, body := in.scim(t, "GET", "/scim/v2/acme/Users", tok, "")
+			if status != 401 || !strings.Contains(fmt.Sprint(body["detail"]), "was revoked on") {
+				t.Errorf("a revoked token: %d %v", status, body)
+			}
+		}
+		st := in.status(t, "acme")
+		if !hasWarning(st, "token_expired") || len(st.Overlapping) != 0 || !strings.Contains(st.Warnings[0].Message, "revoked on") {
+			t.Errorf("status after revoke: %+v", st)
+		}
+		var res Revocation
+		in.adminJSON(t, "DELETE", "/scim/tenants/acme/token", 200, &res)
+		if res.Tenant != "acme" || res.Revoked != 0 || len(res.IDs) != 0 || res.RevokedAt != nil {
+			t.Errorf("revoking again: %+v", res)
+		}
+		in.adminJSON(t, "DELETE", "/scim/tenants/initech/token", 404, nil)
+		in.adminJSON(t, "GET", "/scim/tenants/acme/token", 405, nil)
+		var js Revocation
+		if err := json.Unmarshal([]byte(runCLI(t, tokenCommand(), "--tenant", "globex", "--revoke", "--json", "--address", in.admin)), &js); err != nil || js.Revoked != 1 || len(js.IDs) != 1 || js.RevokedAt == nil {
+			t.Errorf("token --revoke --json: %+v %v", js, err)
+		}
+		// After a revoke a new token needs no --regenerate.
+		out := t.TempDir() + "/acme.json"
+		text = runCLI(t, tokenCommand(), "--tenant", "acme", "--out", out, "--address", in.admin)
+		if !strings.Contains(text, "Previous:    none") {
+			t.Errorf("token after revoke said %q", text)
+		}
+		raw, _ := os.ReadFile(out)
+		var creds Credentials
+		if err := json.Unmarshal(raw, &creds); err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, creds.Token)
+		acme = creds
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/acme/Users", acme.Token, ""); status != 200 {
+			t.Errorf("the token generated after revoke: %d", status)
 		}
 	})
 

@@ -6,7 +6,8 @@
 // Only a SHA-256 hash of a token is ever stored. A token is shown once, when
 // it is issued. Regenerating revokes the tenant's previous tokens, at once or
 // after an overlap window during which both work, so an IdP can be switched
-// to the new token without a failed sync.
+// to the new token without a failed sync. Revoke ends every token of a
+// tenant at once, overlap or not: the answer to a leaked token.
 //
 // A tenant may also have an OAuth 2.0 client (RFC 6749 §4.4, see oauth.go)
 // whose short-lived access tokens Verify accepts alongside those tokens.
@@ -57,6 +58,23 @@ type Record struct {
 	// RevokedAt, when set, is when the token stopped (or, during a
 	// rotation overlap, will stop) being accepted.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// RevokedByOperator is true when Revoke ended the token, rather than
+	// a newer token replacing it.
+	RevokedByOperator bool `json:"revoked_by_operator,omitempty"`
+}
+
+// acceptedUntil is when r stops being accepted: its revocation or its
+// expiry, whichever comes first.
+func (r Record) acceptedUntil() time.Time {
+	if !r.RevokedAt.IsZero() && r.RevokedAt.Before(r.ExpiresAt) {
+		return r.RevokedAt
+	}
+	return r.ExpiresAt
+}
+
+// accepted reports whether r is accepted at t.
+func (r Record) accepted(t time.Time) bool {
+	return t.Before(r.acceptedUntil())
 }
 
 // Access is a tenant's access state.
@@ -129,16 +147,46 @@ type IssueOptions struct {
 	// Overlap keeps the tenant's previous tokens working this long after
 	// the new one is issued; 0 revokes them at once.
 	Overlap time.Duration
+	// IfNoneValid refuses, with an *ExistsError, to issue a token while
+	// the tenant has one that is accepted: a first token may be generated
+	// freely, replacing one must be asked for.
+	IfNoneValid bool
 }
 
 // Issued is a newly generated token. Token is the only copy of the secret.
 type Issued struct {
 	Token  string
 	Record Record
+	// Previous are the tenant's earlier tokens that were accepted when
+	// this one was issued, and when each stops being accepted.
+	Previous []Ended
+}
+
+// Ended is an accepted token that Issue or Revoke brought to an end.
+type Ended struct {
+	// ID names the token, as in Record.
+	ID string
+	// Until is when the token stops being accepted: the time of the call
+	// when it was revoked at once, else the end of the rotation overlap
+	// (or its expiry, if that comes first).
+	Until time.Time
+}
+
+// ExistsError is Issue's answer, with IfNoneValid, when the tenant already
+// has an accepted token.
+type ExistsError struct {
+	// Token is the newest of the tenant's accepted tokens.
+	Token Record
+}
+
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("tenant %s already has a valid token (id %s, expires %s)",
+		e.Token.Tenant, e.Token.ID, e.Token.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 // Issue generates a token for tenant and revokes the tenant's earlier
-// tokens, now or at the end of opts.Overlap.
+// tokens, now or at the end of opts.Overlap. With opts.IfNoneValid it
+// issues nothing while the tenant has an accepted token.
 func (m *Manager) Issue(ctx context.Context, tenant string, opts IssueOptions) (*Issued, error) {
 	if tenant == "" {
 		return nil, errors.New("issuing token: empty tenant")
@@ -169,19 +217,74 @@ func (m *Manager) Issue(ctx context.Context, tenant string, opts IssueOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("issuing token for tenant %s: %w", tenant, err)
 	}
+	if opts.IfNoneValid {
+		var newest *Record
+		for i, o := range old {
+			if o.accepted(now) && (newest == nil || o.IssuedAt.After(newest.IssuedAt)) {
+				newest = &old[i]
+			}
+		}
+		if newest != nil {
+			return nil, &ExistsError{Token: *newest}
+		}
+	}
 	recs := []Record{rec}
+	var previous []Ended
 	cutoff := now.Add(opts.Overlap)
 	for _, o := range old {
-		if !o.RevokedAt.IsZero() && !o.RevokedAt.After(cutoff) {
-			continue // already revoked no later than this rotation would
+		wasAccepted := o.accepted(now)
+		if o.RevokedAt.IsZero() || o.RevokedAt.After(cutoff) {
+			o.RevokedAt = cutoff
+			recs = append(recs, o)
+		} // else already revoked no later than this rotation would
+		if wasAccepted {
+			previous = append(previous, Ended{ID: o.ID, Until: o.acceptedUntil()})
 		}
-		o.RevokedAt = cutoff
-		recs = append(recs, o)
 	}
 	if err := m.p.SaveTokens(ctx, recs); err != nil {
 		return nil, fmt.Errorf("issuing token for tenant %s: %w", tenant, err)
 	}
-	return &Issued{Token: token, Record: rec}, nil
+	sortEnded(previous)
+	return &Issued{Token: token, Record: rec, Previous: previous}, nil
+}
+
+// Revoke ends every accepted token of tenant at once, including those a
+// rotation overlap still accepts, and returns them. A tenant without an
+// accepted token is no error: nothing is changed.
+func (m *Manager) Revoke(ctx context.Context, tenant string) ([]Ended, error) {
+	if tenant == "" {
+		return nil, errors.New("revoking tokens: empty tenant")
+	}
+	m.issue.Lock()
+	defer m.issue.Unlock()
+	old, err := m.p.TenantTokens(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("revoking tokens of tenant %s: %w", tenant, err)
+	}
+	now := m.now().UTC()
+	var recs []Record
+	var ended []Ended
+	for _, o := range old {
+		if !o.accepted(now) {
+			continue
+		}
+		o.RevokedAt = now
+		o.RevokedByOperator = true
+		recs = append(recs, o)
+		ended = append(ended, Ended{ID: o.ID, Until: now})
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	if err := m.p.SaveTokens(ctx, recs); err != nil {
+		return nil, fmt.Errorf("revoking tokens of tenant %s: %w", tenant, err)
+	}
+	sortEnded(ended)
+	return ended, nil
+}
+
+func sortEnded(e []Ended) {
+	sort.Slice(e, func(i, j int) bool { return e[i].ID < e[j].ID })
 }
 
 // Reason says why a request was not authenticated.
@@ -204,6 +307,9 @@ type AuthError struct {
 	At time.Time
 	// AccessToken is true when the token was an OAuth access token.
 	AccessToken bool
+	// ByOperator is true when an operator revoked the token, rather than
+	// a newer token replacing it.
+	ByOperator bool
 }
 
 func (e *AuthError) Error() string {
@@ -217,6 +323,9 @@ func (e *AuthError) Error() string {
 	case Missing:
 		return "a bearer token is required: send the header Authorization: Bearer <token>"
 	case Revoked:
+		if e.ByOperator {
+			return fmt.Sprintf("this token was revoked on %s; enter a newly generated token in the IdP", e.At.UTC().Format(time.RFC3339))
+		}
 		return fmt.Sprintf("this token was replaced by a newer one and stopped working on %s; update the IdP with the newest token", e.At.UTC().Format(time.RFC3339))
 	case Expired:
 		return fmt.Sprintf("this token expired on %s; regenerate it and update the IdP", e.At.UTC().Format(time.RFC3339))
@@ -264,7 +373,7 @@ func (m *Manager) Verify(ctx context.Context, tenant, authorization string) (*Re
 	}
 	now := m.now()
 	if !rec.RevokedAt.IsZero() && !now.Before(rec.RevokedAt) {
-		return nil, &AuthError{Reason: Revoked, At: rec.RevokedAt}
+		return nil, &AuthError{Reason: Revoked, At: rec.RevokedAt, ByOperator: rec.RevokedByOperator}
 	}
 	if !now.Before(rec.ExpiresAt) {
 		return nil, &AuthError{Reason: Expired, At: rec.ExpiresAt}

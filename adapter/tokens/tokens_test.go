@@ -258,3 +258,138 @@ func TestAccessIsFlushedAndSurvivesRestart(t *testing.T) {
 		t.Errorf("stored time moved back to %v", a.LastRequest)
 	}
 }
+
+func TestRevoke(t *testing.T) {
+	m, rec, c, _ := setup(t)
+	ctx := context.Background()
+	if ended, err := m.Revoke(ctx, "acme"); err != nil || len(ended) != 0 {
+		t.Fatalf("revoking a tenant without tokens: %v %v", ended, err)
+	}
+	first, _ := m.Issue(ctx, "acme", tokens.IssueOptions{})
+	c.advance(time.Hour)
+	// A rotation with an overlap leaves the leaked first token working.
+	second, _ := m.Issue(ctx, "acme", tokens.IssueOptions{Overlap: 24 * time.Hour})
+	other, _ := m.Issue(ctx, "globex", tokens.IssueOptions{})
+	c.advance(time.Minute)
+	if _, err := m.Verify(ctx, "acme", "Bearer "+first.Token); err != nil {
+		t.Fatalf("inside the overlap: %v", err)
+	}
+	saved := len(rec.saved)
+	ended, err := m.Revoke(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ended) != 2 {
+		t.Fatalf("revoked %d tokens, want both: %+v", len(ended), ended)
+	}
+	for _, e := range ended {
+		if !e.Until.Equal(c.t) {
+			t.Errorf("token %s ends %v, want now (%v)", e.ID, e.Until, c.t)
+		}
+		if e.ID != first.Record.ID && e.ID != second.Record.ID {
+			t.Errorf("unexpected token %s", e.ID)
+		}
+	}
+	if strings.Contains(string(rec.saved[saved:]), first.Token) || strings.Contains(string(rec.saved[saved:]), second.Token) {
+		t.Fatal("revoking stored a token")
+	}
+	for _, tok := range []string{first.Token, second.Token} {
+		err := mustFail(t, m, "acme", "Bearer "+tok)
+		if reason(err) != tokens.Revoked || !strings.Contains(err.Error(), "was revoked on 2026-01-01T13:01:00Z") {
+			t.Errorf("after revoke: %v", err)
+		}
+	}
+	if _, err := m.Verify(ctx, "globex", "Bearer "+other.Token); err != nil {
+		t.Errorf("revoking acme touched globex: %v", err)
+	}
+	st, _ := m.Status(ctx, "acme")
+	if codes(st) != "token_expired,never_used" || len(st.Overlapping) != 0 || !strings.Contains(st.Warnings[0].Message, "revoked on 2026-01-01") {
+		t.Errorf("status after revoke: %s %+v", codes(st), st)
+	}
+	// Revoking again changes nothing; the tenant can have a new token,
+	// without being asked to confirm a replacement, and it works.
+	if ended, err := m.Revoke(ctx, "acme"); err != nil || len(ended) != 0 {
+		t.Errorf("second revoke: %v %v", ended, err)
+	}
+	c.advance(time.Minute)
+	third, err := m.Issue(ctx, "acme", tokens.IssueOptions{IfNoneValid: true, Overlap: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(third.Previous) != 0 {
+		t.Errorf("revoked tokens reported as previous: %+v", third.Previous)
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+third.Token); err != nil {
+		t.Error(err)
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+first.Token); reason(err) != tokens.Revoked {
+		t.Errorf("a new token revived a revoked one: %v", err)
+	}
+}
+
+func TestIssueReportsPrevious(t *testing.T) {
+	m, _, c, _ := setup(t)
+	ctx := context.Background()
+	first, err := m.Issue(ctx, "acme", tokens.IssueOptions{IfNoneValid: true})
+	if err != nil || len(first.Previous) != 0 {
+		t.Fatalf("first token: %+v %v", first, err)
+	}
+	c.advance(time.Hour)
+
+	// A token is not replaced unless that is asked for.
+	_, err = m.Issue(ctx, "acme", tokens.IssueOptions{IfNoneValid: true})
+	var exists *tokens.ExistsError
+	if !errors.As(err, &exists) || exists.Token.ID != first.Record.ID || !strings.Contains(err.Error(), first.Record.ID) {
+		t.Fatalf("second token without replacing: %v", err)
+	}
+	if strings.Contains(err.Error(), first.Token) {
+		t.Fatal("the error echoes the token")
+	}
+	if _, err := m.Verify(ctx, "acme", "Bearer "+first.Token); err != nil {
+		t.Fatalf("a refused issue revoked the token: %v", err)
+	}
+
+	// Without an overlap the previous token ends now.
+	second, err := m.Issue(ctx, "acme", tokens.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Previous) != 1 || second.Previous[0].ID != first.Record.ID || !second.Previous[0].Until.Equal(c.t) {
+		t.Errorf("previous without overlap: %+v", second.Previous)
+	}
+
+	// With one it is accepted until the overlap ends.
+	c.advance(time.Hour)
+	third, _ := m.Issue(ctx, "acme", tokens.IssueOptions{Overlap: 24 * time.Hour})
+	if len(third.Previous) != 1 || third.Previous[0].ID != second.Record.ID || !third.Previous[0].Until.Equal(c.t.Add(24*time.Hour)) {
+		t.Errorf("previous with overlap: %+v", third.Previous)
+	}
+	// Regenerating inside the overlap: the second keeps its earlier end,
+	// and the third's overlap is shorter still than its expiry.
+	c.advance(time.Hour)
+	fourth, _ := m.Issue(ctx, "acme", tokens.IssueOptions{Overlap: 48 * time.Hour})
+	want := map[string]time.Time{second.Record.ID: c.t.Add(23 * time.Hour), third.Record.ID: c.t.Add(48 * time.Hour)}
+	if len(fourth.Previous) != 2 {
+		t.Fatalf("previous during an overlap: %+v", fourth.Previous)
+	}
+	for _, p := range fourth.Previous {
+		if !p.Until.Equal(want[p.ID]) {
+			t.Errorf("token %s accepted until %v, want %v", p.ID, p.Until, want[p.ID])
+		}
+	}
+
+	// An overlap longer than the old token's life ends at its expiry.
+	short, _ := m.Issue(ctx, "globex", tokens.IssueOptions{Validity: time.Hour})
+	next, _ := m.Issue(ctx, "globex", tokens.IssueOptions{Overlap: 24 * time.Hour})
+	if len(next.Previous) != 1 || !next.Previous[0].Until.Equal(short.Record.ExpiresAt) {
+		t.Errorf("previous that expires inside the overlap: %+v", next.Previous)
+	}
+	// An expired token is no reason to refuse.
+	if _, err := m.Issue(ctx, "initech", tokens.IssueOptions{Validity: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(time.Hour)
+	if _, err := m.Issue(ctx, "initech", tokens.IssueOptions{IfNoneValid: true}); err != nil {
+		t.Errorf("replacing an expired token: %v", err)
+	}
+}
