@@ -38,9 +38,7 @@ func init() {
 //	DELETE /scim/tenants/{tenant}/oauth/secrets/{id} revoke a client secret
 //
 // Viewing never generates a token.
-type adminAPI struct {
-	ctx caddy.Context
-}
+type adminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
 func (adminAPI) CaddyModule() caddy.ModuleInfo {
@@ -50,10 +48,11 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision keeps the context of the config being loaded, whose scim app
-// the routes serve.
-func (a *adminAPI) Provision(ctx caddy.Context) error {
-	a.ctx = ctx
+// Provision implements caddy.Provisioner. The routes do not keep the
+// context they are provisioned with: Caddy provisions the admin modules
+// of a new config before its apps, and keeps serving them when the apps
+// then fail, so that context may be of a config that never ran.
+func (a *adminAPI) Provision(caddy.Context) error {
 	return nil
 }
 
@@ -227,8 +226,11 @@ func (a *adminAPI) tokenRoute(w http.ResponseWriter, r *http.Request, app *App, 
 	return writeJSON(w, http.StatusOK, creds)
 }
 
+// app returns the scim app of the running config. It is looked up at each
+// request in Caddy's active context, which a rejected reload leaves as it
+// was: never in the config the admin module was provisioned with.
 func (a *adminAPI) app() (*App, error) {
-	v, err := a.ctx.AppIfConfigured("scim")
+	v, err := caddy.ActiveContext().AppIfConfigured("scim")
 	if err != nil {
 		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the running config has no scim handler")}
 	}

@@ -9,10 +9,12 @@ package caddymodule
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -54,14 +56,20 @@ type App struct {
 	logger *zap.Logger
 	shared *shared
 	reg    *registry
+
+	// startMu guards the start of this config's handlers and Cleanup;
+	// ready is set once the store is open and every handler has started.
+	startMu *sync.Mutex
+	ready   *atomic.Bool
 	// released is set once Cleanup has given back the pooled state.
 	released bool
 }
 
 // registry holds the tenants the handlers of one config serve.
 type registry struct {
-	mu      sync.RWMutex
-	tenants map[string]*registration
+	mu       sync.RWMutex
+	tenants  map[string]*registration
+	handlers []*Handler
 }
 
 // registration is a tenant served by a handler of this config.
@@ -81,8 +89,19 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // pool shares the open stores between configs.
 var pool = caddy.NewUsagePool()
 
-// shared is the state of one storage directory.
+// shared is the state of one storage directory. Joining it has no side
+// effect: the store is opened, and delivery started, by the first config
+// that starts (open), never by one that is only provisioned, as
+// "caddy validate" does.
 type shared struct {
+	dir   string
+	every time.Duration
+
+	// openMu guards opening; opened is set once store, tokens and
+	// deliverer are set, and they are not changed after.
+	openMu sync.Mutex
+	opened bool
+
 	store     *store.Badger
 	tokens    *tokens.Manager
 	deliverer *delivery.Deliverer
@@ -97,16 +116,56 @@ type shared struct {
 	// storage directory.
 	cursorKey []byte
 
+	// hosts are the running backend hosts of each tenant, oldest first;
+	// the last one is the delivery target.
 	hostsMu sync.Mutex
-	hosts   map[string]*pluginHost
+	hosts   map[string][]*pluginHost
 
 	// skipped counts, per tenant, the member ids that named nothing.
 	skipped skippedLog
 }
 
+// open creates the storage directory, opens the store and starts
+// delivery and the flush loop, once.
+func (s *shared) open() error {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if s.opened {
+		return nil
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("creating storage directory %s: %w", s.dir, err)
+	}
+	st, err := store.Open(store.Options{Dir: s.dir, Logger: s.logger.Named("store"), Now: func() time.Time { return now() }})
+	if err != nil {
+		return err
+	}
+	s.store = st
+	s.tokens = tokens.NewManager(st, func() time.Time { return now() })
+	s.deliverer = delivery.New(st, delivery.Options{
+		IsInvalid: sdk.IsInvalid,
+		Logger:    s.logger.Named("delivery"),
+		Now:       func() time.Time { return now() },
+	})
+	if err := s.deliverer.Start(context.Background()); err != nil {
+		st.Close()
+		return fmt.Errorf("starting delivery: %w", err)
+	}
+	go s.flushLoop(s.every)
+	s.opened = true
+	return nil
+}
+
 // Destruct stops delivery, flushes access times and closes the store when
-// the last config using the directory is cleaned up.
+// the last config using the directory is cleaned up; if no config
+// started, there is nothing to close.
 func (s *shared) Destruct() error {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if !s.opened {
+		return nil
+	}
+	s.opened = false
 	close(s.stop)
 	<-s.done
 	s.deliverer.Stop()
@@ -132,11 +191,14 @@ func (s *shared) flushLoop(every time.Duration) {
 	}
 }
 
-// Provision opens (or joins) the store of the storage directory.
+// Provision sets defaults and joins the shared state of the storage
+// directory, without opening it: Start does, so that validating a config
+// creates nothing and starts nothing.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.reg = &registry{tenants: map[string]*registration{}}
+	a.startMu, a.ready = new(sync.Mutex), new(atomic.Bool)
 	if a.StorageDir == "" {
 		a.StorageDir = filepath.Join(caddy.AppDataDir(), "scim")
 	}
@@ -151,37 +213,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	logger := a.logger
 	every := time.Duration(a.FlushInterval)
 	val, _, err := pool.LoadOrNew(dir, func() (caddy.Destructor, error) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating storage directory %s: %w", dir, err)
-		}
-		st, err := store.Open(store.Options{Dir: dir, Logger: logger.Named("store"), Now: func() time.Time { return now() }})
-		if err != nil {
-			return nil, err
-		}
 		s := &shared{
-			store:  st,
-			tokens: tokens.NewManager(st, func() time.Time { return now() }),
-			deliverer: delivery.New(st, delivery.Options{
-				IsInvalid: sdk.IsInvalid,
-				Logger:    logger.Named("delivery"),
-				Now:       func() time.Time { return now() },
-			}),
+			dir:      dir,
+			every:    every,
 			logger:   logger,
 			failures: &failureLimiter{},
 			stop:     make(chan struct{}),
 			done:     make(chan struct{}),
-			hosts:    map[string]*pluginHost{},
+			hosts:    map[string][]*pluginHost{},
 		}
 		s.cursorKey = make([]byte, 32)
 		if _, err := rand.Read(s.cursorKey); err != nil {
-			st.Close()
 			return nil, fmt.Errorf("generating the cursor key: %w", err)
 		}
-		if err := s.deliverer.Start(context.Background()); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("starting delivery: %w", err)
-		}
-		go s.flushLoop(every)
 		return s, nil
 	})
 	if err != nil {
@@ -196,7 +240,41 @@ func (a *App) Provision(ctx caddy.Context) error {
 // provisioned, so the line comes at start and after each successful
 // reload, never for a rejected one.
 func (a *App) Start() error {
+	if err := a.start(); err != nil {
+		return err
+	}
 	a.logServing()
+	return nil
+}
+
+// start opens the store and starts this config's handlers (their backend
+// processes), once. Caddy starts the apps of a config in no set order, so
+// the http app may pass a request to a handler before this app's Start:
+// the handler calls start too.
+func (a *App) start() error {
+	if a.ready.Load() {
+		return nil
+	}
+	a.startMu.Lock()
+	defer a.startMu.Unlock()
+	if a.ready.Load() {
+		return nil
+	}
+	if a.released {
+		return errors.New("the scim app was cleaned up")
+	}
+	if err := a.shared.open(); err != nil {
+		return err
+	}
+	a.reg.mu.RLock()
+	handlers := append([]*Handler(nil), a.reg.handlers...)
+	a.reg.mu.RUnlock()
+	for _, h := range handlers {
+		if err := h.start(); err != nil {
+			return err
+		}
+	}
+	a.ready.Store(true)
 	return nil
 }
 
@@ -208,6 +286,11 @@ func (a *App) Stop() error { return nil }
 // reachable: on a reload Caddy cleans up the old config while its last
 // requests may still be running, and the new config keeps the store open.
 func (a *App) Cleanup() error {
+	if a.startMu == nil {
+		return nil
+	}
+	a.startMu.Lock()
+	defer a.startMu.Unlock()
 	if a.shared == nil || a.released {
 		return nil
 	}
@@ -228,9 +311,22 @@ func (a *App) register(name string, h *Handler, t *Tenant) error {
 	return nil
 }
 
+// join records a handler of this config, which start starts.
+func (a *App) join(h *Handler) {
+	a.reg.mu.Lock()
+	defer a.reg.mu.Unlock()
+	a.reg.handlers = append(a.reg.handlers, h)
+}
+
 func (a *App) unregister(h *Handler) {
 	a.reg.mu.Lock()
 	defer a.reg.mu.Unlock()
+	for i, x := range a.reg.handlers {
+		if x == h {
+			a.reg.handlers = append(a.reg.handlers[:i:i], a.reg.handlers[i+1:]...)
+			break
+		}
+	}
 	for name, r := range a.reg.tenants {
 		if r.handler == h {
 			delete(a.reg.tenants, name)

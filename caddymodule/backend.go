@@ -43,6 +43,25 @@ var backendCommand = func(cfg *BackendConfig) (*exec.Cmd, error) {
 	return exec.Command(self, "scim-backend", cfg.Name), nil
 }
 
+// checkBackend checks, without starting anything, that a backend can be
+// started: a built-in name, or an exec binary that exists and is
+// executable.
+func checkBackend(cfg *BackendConfig) error {
+	if cfg.Name == "exec" {
+		if cfg.Path == "" {
+			return errors.New("backend exec needs the path of the plugin binary")
+		}
+		if _, err := exec.LookPath(cfg.Path); err != nil {
+			return fmt.Errorf("backend exec: %w", err)
+		}
+		return nil
+	}
+	if _, ok := builtins[cfg.Name]; !ok {
+		return fmt.Errorf("unknown backend %q; built-in backends are %s, or use exec <path>", cfg.Name, builtinNames())
+	}
+	return nil
+}
+
 // pluginHost runs one tenant's backend process: it launches it, describes
 // and configures it, restarts it with backoff when it exits, and is the
 // delivery Target of the tenant.
@@ -222,22 +241,39 @@ func (h *pluginHost) Destruct() error {
 	return nil
 }
 
-// attach makes h the tenant's delivery target.
+// attach makes h the tenant's delivery target. The host it replaces stays
+// listed: a reload that Caddy then rejects destroys h, and the running
+// config's host must become the target again.
 func (s *shared) attach(tenant string, h *pluginHost) {
 	s.hostsMu.Lock()
 	defer s.hostsMu.Unlock()
-	s.hosts[tenant] = h
+	s.hosts[tenant] = append(s.hosts[tenant], h)
 	s.deliverer.SetTarget(tenant, h)
 }
 
-// detach removes h as the tenant's target unless a newer host has taken
-// its place.
+// detach removes h; if h was the tenant's target, the most recently
+// attached host still running takes its place.
 func (s *shared) detach(tenant string, h *pluginHost) {
 	s.hostsMu.Lock()
 	defer s.hostsMu.Unlock()
-	if s.hosts[tenant] == h {
-		delete(s.hosts, tenant)
-		s.deliverer.RemoveTarget(tenant)
+	list := s.hosts[tenant]
+	for i, x := range list {
+		if x != h {
+			continue
+		}
+		current := i == len(list)-1
+		list = append(list[:i:i], list[i+1:]...)
+		switch {
+		case len(list) == 0:
+			delete(s.hosts, tenant)
+			s.deliverer.RemoveTarget(tenant)
+		case current:
+			s.hosts[tenant] = list
+			s.deliverer.SetTarget(tenant, list[len(list)-1])
+		default:
+			s.hosts[tenant] = list
+		}
+		return
 	}
 }
 
@@ -246,7 +282,7 @@ func (s *shared) detach(tenant string, h *pluginHost) {
 func (s *shared) reattach(tenant string, h *pluginHost) {
 	s.hostsMu.Lock()
 	defer s.hostsMu.Unlock()
-	if s.hosts[tenant] == h {
+	if list := s.hosts[tenant]; len(list) > 0 && list[len(list)-1] == h {
 		s.deliverer.SetTarget(tenant, h)
 	}
 }
@@ -255,7 +291,10 @@ func (s *shared) reattach(tenant string, h *pluginHost) {
 func (s *shared) host(tenant string) *pluginHost {
 	s.hostsMu.Lock()
 	defer s.hostsMu.Unlock()
-	return s.hosts[tenant]
+	if list := s.hosts[tenant]; len(list) > 0 {
+		return list[len(list)-1]
+	}
+	return nil
 }
 
 // resolveSettings replaces placeholders such as {env.WEBHOOK_SECRET} in

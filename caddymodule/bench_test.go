@@ -39,7 +39,7 @@ func BenchmarkDeliveryToPharos(b *testing.B) {
 		tokens:    tokens.NewManager(st, nil),
 		deliverer: delivery.New(st, delivery.Options{Logger: zap.NewNop()}),
 		logger:    zap.NewNop(),
-		hosts:     map[string]*pluginHost{},
+		hosts:     map[string][]*pluginHost{},
 	}
 	h, err := startPluginHost(s, dir, "bench", BackendConfig{Name: "pharos"}, zap.NewNop())
 	if err != nil {

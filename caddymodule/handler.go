@@ -71,6 +71,9 @@ type Handler struct {
 	oauth      *oauthMetrics
 	// limits are the buckets of the tenants with a rate_limit.
 	limits map[string]*bucket
+	// cleaned is set by Cleanup, under the app's startMu, so that a late
+	// start does not start anything.
+	cleaned bool
 }
 
 // Tenant is the configuration of one tenant.
@@ -121,6 +124,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 var tenantName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Provision sets defaults, joins the scim app and registers the tenants.
+// It starts nothing: the app starts the handler (its backends and its
+// SCIM server) when the config starts.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.Prefix == "" {
@@ -146,24 +151,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
-	if err := h.startBackends(); err != nil {
-		return err
+	h.app.join(h)
+	for name, t := range h.Tenants {
+		if t.Backend == nil {
+			continue
+		}
+		if err := checkBackend(t.Backend); err != nil {
+			return fmt.Errorf("tenant %s: %w", name, err)
+		}
+		if _, err := resolveSettings(t.Backend.Settings); err != nil {
+			return fmt.Errorf("tenant %s: %w", name, err)
+		}
 	}
-	h.srv = server.New(server.Config{
-		Store:              delivery.Notifying(h.app.shared.store, h.app.shared.deliverer),
-		Logger:             h.logger,
-		MaxResults:         h.MaxResults,
-		MaxBodyBytes:       h.MaxBodyBytes,
-		BulkMaxOperations:  h.MaxBulkOperations,
-		BulkMaxPayloadSize: h.MaxBulkBytes,
-		Validate:           h.validate,
-		OnSkippedMembers:   h.skippedMembers,
-		// One key per storage directory, kept across reloads: a cursor an
-		// IdP holds stays valid when the config changes (not across
-		// restarts of the process).
-		CursorKey: h.app.shared.cursorKey,
-		Now:       func() time.Time { return now() },
-	})
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
@@ -204,6 +203,34 @@ func (h *Handler) Validate() error {
 	if h.MaxResults < 0 || h.MaxBodyBytes < 0 || h.MaxBulkOperations < 0 || h.MaxBulkBytes < 0 {
 		return errors.New("max_results, max_body_bytes, max_bulk_operations and max_bulk_bytes cannot be negative")
 	}
+	return nil
+}
+
+// start starts (or joins) the backend processes of the tenants and sets
+// up the SCIM server on the open store. The app calls it once, with its
+// startMu held.
+func (h *Handler) start() error {
+	if h.cleaned {
+		return errors.New("the scim handler was cleaned up")
+	}
+	if err := h.startBackends(); err != nil {
+		return err
+	}
+	h.srv = server.New(server.Config{
+		Store:              delivery.Notifying(h.app.shared.store, h.app.shared.deliverer),
+		Logger:             h.logger,
+		MaxResults:         h.MaxResults,
+		MaxBodyBytes:       h.MaxBodyBytes,
+		BulkMaxOperations:  h.MaxBulkOperations,
+		BulkMaxPayloadSize: h.MaxBulkBytes,
+		Validate:           h.validate,
+		OnSkippedMembers:   h.skippedMembers,
+		// One key per storage directory, kept across reloads: a cursor an
+		// IdP holds stays valid when the config changes (not across
+		// restarts of the process).
+		CursorKey: h.app.shared.cursorKey,
+		Now:       func() time.Time { return now() },
+	})
 	return nil
 }
 
@@ -251,8 +278,11 @@ func (h *Handler) validate(ctx context.Context, tenant string, rt *schema.Resour
 // a partial Provision.
 func (h *Handler) Cleanup() error {
 	if h.app != nil {
+		h.app.startMu.Lock()
+		defer h.app.startMu.Unlock()
 		h.app.unregister(h)
 	}
+	h.cleaned = true
 	var errs []error
 	for _, k := range h.pluginKeys {
 		if _, err := plugins.Delete(k); err != nil {
@@ -270,6 +300,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	start := time.Now()
+	if err := h.app.start(); err != nil {
+		h.logger.Error("starting scim", zap.Error(err))
+		writeError(w, scimerr.New(http.StatusServiceUnavailable, "", "the SCIM service is starting; retry later"))
+		return nil
+	}
 	name, _, _ := strings.Cut(rest, "/")
 	op := operation(r.Method, rest)
 	if h.Tenants[name] == nil {

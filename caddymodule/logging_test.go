@@ -80,7 +80,7 @@ func TestUnauthorizedLog(t *testing.T) {
 		Tenants: map[string]*Tenant{"acme": {}, "globex": {}, "initech": {}},
 		logger:  zap.New(core),
 		metrics: m,
-		app:     &App{shared: &shared{tokens: mgr}},
+		app:     startedApp(&shared{tokens: mgr}),
 	}
 	cases := []struct {
 		name, tenant string
