@@ -173,7 +173,9 @@ func (m *Manager) AddClientSecret(ctx context.Context, tenant string) (*IssuedSe
 	h := Hash(secret)
 	s := ClientSecret{ID: hex.EncodeToString(h[:6]), Hash: h, CreatedAt: now}
 	c.Secrets = append(c.Secrets, s)
-	if err := cp.SaveClient(ctx, c); err != nil {
+	err = cp.SaveClient(ctx, c)
+	m.cache.invalidate(tenant)
+	if err != nil {
 		return nil, fmt.Errorf("saving OAuth client of tenant %s: %w", tenant, err)
 	}
 	return &IssuedSecret{ClientID: c.ID, SecretID: s.ID, Secret: secret, CreatedAt: now}, nil
@@ -206,7 +208,10 @@ func (m *Manager) RevokeClientSecret(ctx context.Context, tenant, secretID strin
 		return ErrNoSecret
 	}
 	c.Secrets = kept
-	if err := cp.SaveClient(ctx, c); err != nil {
+	err = cp.SaveClient(ctx, c)
+	// The secret's access tokens stop at once, cached or not.
+	m.cache.invalidate(tenant)
+	if err != nil {
 		return fmt.Errorf("saving OAuth client of tenant %s: %w", tenant, err)
 	}
 	return nil
@@ -323,39 +328,50 @@ func (m *Manager) IssueAccessToken(ctx context.Context, tenant, clientID, secret
 	return &IssuedAccessToken{Token: token, Record: rec}, nil
 }
 
-// verifyAccess checks an OAuth access token for tenant; h is its hash.
-func (m *Manager) verifyAccess(ctx context.Context, tenant string, h []byte) (*Record, error) {
+// lookupAccess reads the record of an OAuth access token with hash h from
+// the store, and whether the client secret that obtained it is active; it
+// returns nil when there is no such token.
+func (m *Manager) lookupAccess(ctx context.Context, h []byte) (*cached, error) {
 	cp, ok := m.p.(ClientPersistence)
 	if !ok {
-		return nil, &AuthError{Reason: Invalid}
+		return nil, nil
 	}
 	at, err := cp.AccessToken(ctx, h)
 	if err != nil {
 		return nil, fmt.Errorf("looking up access token: %w", err)
 	}
-	if at == nil || subtle.ConstantTimeCompare(at.Hash, h) != 1 || at.Tenant != tenant {
-		return nil, &AuthError{Reason: Invalid}
+	if at == nil || subtle.ConstantTimeCompare(at.Hash, h) != 1 {
+		return nil, nil
 	}
-	if !m.now().Before(at.ExpiresAt) {
-		return nil, &AuthError{Reason: Expired, At: at.ExpiresAt, AccessToken: true}
-	}
-	c, err := cp.Client(ctx, tenant)
+	// The entry serves every tenant's requests, so whether the secret is
+	// active is decided for the token's own tenant, not the one asked
+	// about.
+	e := &cached{tenant: at.Tenant, at: at}
+	c, err := cp.Client(ctx, at.Tenant)
 	if err != nil {
 		return nil, fmt.Errorf("looking up OAuth client: %w", err)
 	}
-	active := false
 	if c != nil && c.ID == at.ClientID {
 		for _, s := range c.Secrets {
 			if s.ID == at.SecretID {
-				active = true
+				e.active = true
 			}
 		}
 	}
-	if !active {
+	return e, nil
+}
+
+// checkAccess decides on an OAuth access token at the current time.
+func (m *Manager) checkAccess(e *cached) (*Record, error) {
+	at := e.at
+	if !m.now().Before(at.ExpiresAt) {
+		return nil, &AuthError{Reason: Expired, At: at.ExpiresAt, AccessToken: true}
+	}
+	if !e.active {
 		return nil, &AuthError{Reason: Revoked, AccessToken: true}
 	}
 	return &Record{
-		ID:        hex.EncodeToString(h[:6]),
+		ID:        hex.EncodeToString(at.Hash[:6]),
 		Tenant:    at.Tenant,
 		Hash:      at.Hash,
 		IssuedAt:  at.IssuedAt,

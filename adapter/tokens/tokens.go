@@ -113,10 +113,14 @@ type Persistence interface {
 
 // Manager issues and verifies tokens and tracks access. Access times are
 // kept in memory and written by Flush, so a request never costs a disk
-// write.
+// write. Verify answers a token it has seen from memory (see cache.go), so
+// a repeated request costs no store read either; every change of a token
+// record must therefore go through the Manager, or be followed by
+// Invalidate.
 type Manager struct {
-	p   Persistence
-	now func() time.Time
+	p     Persistence
+	now   func() time.Time
+	cache *cache
 
 	issue sync.Mutex
 
@@ -131,7 +135,16 @@ func NewManager(p Persistence, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{p: p, now: now, pending: map[string]Access{}, known: map[string]Access{}}
+	return &Manager{p: p, now: now, cache: newCache(DefaultCacheSize), pending: map[string]Access{}, known: map[string]Access{}}
+}
+
+// Invalidate forgets what Verify remembers of tenant's tokens, so that the
+// next request reads them from the store. The Manager's own changes do this
+// themselves; anything else that changes or removes a tenant's token
+// records or OAuth client, or stops its tokens working (disabling or
+// purging the tenant), must call it once the change is stored.
+func (m *Manager) Invalidate(tenant string) {
+	m.cache.invalidate(tenant)
 }
 
 // Hash returns the SHA-256 of a token.
@@ -241,7 +254,10 @@ func (m *Manager) Issue(ctx context.Context, tenant string, opts IssueOptions) (
 			previous = append(previous, Ended{ID: o.ID, Until: o.acceptedUntil()})
 		}
 	}
-	if err := m.p.SaveTokens(ctx, recs); err != nil {
+	err = m.p.SaveTokens(ctx, recs)
+	// Even after an error: the transaction may have been committed.
+	m.cache.invalidate(tenant)
+	if err != nil {
 		return nil, fmt.Errorf("issuing token for tenant %s: %w", tenant, err)
 	}
 	sortEnded(previous)
@@ -276,7 +292,9 @@ func (m *Manager) Revoke(ctx context.Context, tenant string) ([]Ended, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	if err := m.p.SaveTokens(ctx, recs); err != nil {
+	err = m.p.SaveTokens(ctx, recs)
+	m.cache.invalidate(tenant)
+	if err != nil {
 		return nil, fmt.Errorf("revoking tokens of tenant %s: %w", tenant, err)
 	}
 	sortEnded(ended)
@@ -352,6 +370,10 @@ func BearerToken(header string) (string, bool) {
 // An OAuth access token (RFC 6750 §2.1) is accepted too, while it has not
 // expired and the client secret that obtained it is still active; its
 // record then describes the access token.
+//
+// A token whose record Verify has read before is answered from memory,
+// without reading the store; revocation and expiry are still checked
+// against the clock.
 func (m *Manager) Verify(ctx context.Context, tenant, authorization string) (*Record, error) {
 	tok, ok := BearerToken(authorization)
 	if !ok {
@@ -360,17 +382,47 @@ func (m *Manager) Verify(ctx context.Context, tenant, authorization string) (*Re
 	if len(tok) > 512 {
 		return nil, &AuthError{Reason: Invalid}
 	}
-	h := Hash(tok)
-	if strings.HasPrefix(tok, accessPrefix) {
-		return m.verifyAccess(ctx, tenant, h)
+	h := sha256.Sum256([]byte(tok))
+	e, gen := m.cache.get(h)
+	if e == nil {
+		var err error
+		if strings.HasPrefix(tok, accessPrefix) {
+			e, err = m.lookupAccess(ctx, h[:])
+		} else {
+			e, err = m.lookup(ctx, h[:])
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return nil, &AuthError{Reason: Invalid}
+		}
+		m.cache.put(h, e, gen)
 	}
+	if e.tenant != tenant {
+		return nil, &AuthError{Reason: Invalid}
+	}
+	if e.at != nil {
+		return m.checkAccess(e)
+	}
+	return m.check(e.rec)
+}
+
+// lookup reads the record of a long-lived token with hash h from the
+// store; it returns nil when there is none.
+func (m *Manager) lookup(ctx context.Context, h []byte) (*cached, error) {
 	rec, err := m.p.Token(ctx, h)
 	if err != nil {
 		return nil, fmt.Errorf("looking up token: %w", err)
 	}
-	if rec == nil || subtle.ConstantTimeCompare(rec.Hash, h) != 1 || rec.Tenant != tenant {
-		return nil, &AuthError{Reason: Invalid}
+	if rec == nil || subtle.ConstantTimeCompare(rec.Hash, h) != 1 {
+		return nil, nil
 	}
+	return &cached{tenant: rec.Tenant, rec: rec}, nil
+}
+
+// check decides on a long-lived token's record at the current time.
+func (m *Manager) check(rec *Record) (*Record, error) {
 	now := m.now()
 	if !rec.RevokedAt.IsZero() && !now.Before(rec.RevokedAt) {
 		return nil, &AuthError{Reason: Revoked, At: rec.RevokedAt, ByOperator: rec.RevokedByOperator}
@@ -378,7 +430,8 @@ func (m *Manager) Verify(ctx context.Context, tenant, authorization string) (*Re
 	if !now.Before(rec.ExpiresAt) {
 		return nil, &AuthError{Reason: Expired, At: rec.ExpiresAt}
 	}
-	return rec, nil
+	r := *rec
+	return &r, nil
 }
 
 // Touch records an authenticated request of tenant, and a change when
