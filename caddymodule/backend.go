@@ -105,6 +105,15 @@ func startPluginHost(s *shared, storage, tenant string, cfg BackendConfig, logge
 		return nil, fmt.Errorf("creating the data directory of tenant %s's backend: %w", tenant, err)
 	}
 	p, desc, err := h.launch()
+	// A process that fails its handshake is tried again a few times: a
+	// loaded machine can garble or lose the first one, and one such hiccup
+	// must not reject the whole config. Settings the backend refuses fail
+	// at once.
+	for attempt := 1; err != nil && errors.Is(err, errLaunch) && attempt < launchAttempts; attempt++ {
+		h.logger.Warn("backend process did not start; trying again", zap.Error(err), zap.Int("attempt", attempt))
+		time.Sleep(time.Duration(attempt) * 250 * time.Millisecond)
+		p, desc, err = h.launch()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: backend %s: %w", tenant, cfg.Name, err)
 	}
@@ -114,6 +123,13 @@ func startPluginHost(s *shared, storage, tenant string, cfg BackendConfig, logge
 	return h, nil
 }
 
+// errLaunch marks a process that did not start or failed its handshake.
+var errLaunch = errors.New("starting")
+
+// launchAttempts is how often a backend's first start is tried before the
+// config load fails.
+const launchAttempts = 3
+
 // launch starts the process and hands it its configuration.
 func (h *pluginHost) launch() (*sdk.Plugin, *sdk.DescribeResponse, error) {
 	cmd, err := backendCommand(&h.cfg)
@@ -122,7 +138,7 @@ func (h *pluginHost) launch() (*sdk.Plugin, *sdk.DescribeResponse, error) {
 	}
 	p, err := sdk.Launch(sdk.LaunchConfig{Cmd: cmd, Logger: newZapHCLog(h.logger.Named("plugin"))})
 	if err != nil {
-		return nil, nil, fmt.Errorf("starting: %w", err)
+		return nil, nil, fmt.Errorf("%w: %w", errLaunch, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
