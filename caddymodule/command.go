@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scim",
-		Usage: "token|status|oauth|inspect|action|deadletters [--tenant <name>] [--json] [--address <interface>]",
+		Usage: "token|status|oauth|inspect|action|deadletters|backend [--tenant <name>] [--json] [--address <interface>]",
 		Short: "Generates and revokes SCIM tokens, shows tenant status, runs backend actions",
 		Long: `
 Talks to the admin API of a running Caddy, like 'caddy reload' does.
@@ -56,10 +56,14 @@ With a backend configured for the tenant:
 'caddy scim deadletters --tenant <name>' lists the changes the backend refused,
 and '--replay all' (or --replay <seq>,<seq>) puts them back for delivery.
 
+'caddy scim backend describe <name>' (or 'exec <path> [args]') starts the
+backend locally, without a running server, and prints its settings and
+actions.
+
 The admin address comes from --address, or from the config given with
 --config / --adapter, or defaults to localhost:2019. --json prints JSON.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand())
+			cmd.AddCommand(tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand())
 		},
 	})
 }
