@@ -232,7 +232,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.shared = val.(*shared)
-	return nil
+	return registerTenantCollector(ctx.GetMetricsRegistry(), a)
 }
 
 // Start implements caddy.App. It logs what this config serves: Caddy

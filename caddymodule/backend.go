@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -78,6 +79,9 @@ type pluginHost struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// restarts counts the processes supervise started again.
+	restarts atomic.Uint64
 }
 
 // pluginKey identifies a backend process: the storage directory, the
@@ -193,6 +197,7 @@ func (h *pluginHost) supervise() {
 				h.mu.Lock()
 				h.plugin, h.desc = p, desc
 				h.mu.Unlock()
+				h.restarts.Add(1)
 				h.logger.Info("backend process restarted")
 				// Setting the target again ends delivery's backoff at once.
 				h.shared.reattach(h.tenant, h)
