@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/scimjson"
 )
 
 func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
@@ -442,24 +443,9 @@ func toNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-// Describe names the JSON type of v for an error detail.
-func Describe(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number, float64, int, int64:
-		return "a number"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return "an unsupported value"
-}
+// Describe names the JSON type of v for an error detail, as the request
+// decoder does (scimjson.Describe).
+func Describe(v any) string { return scimjson.Describe(v) }
 
 // CheckRequired returns a 400 invalidValue error when a required attribute
 // of the core schema is missing from res (RFC 7643 §2.2).

@@ -553,7 +553,7 @@ func Describe(v any) string {
 		return "null"
 	case bool:
 		return "a boolean"
-	case json.Number, float64:
+	case json.Number, float64, int, int64:
 		return "a number"
 	case string:
 		return "a string"
