@@ -72,7 +72,17 @@ const (
 	// pMeta: v p "" name → value. Store-wide settings of the layout, such
 	// as the version of the identifier rule the indexes were built with.
 	pMeta byte = 'z'
+	// pTenant: v p "" name → runtime tenant record JSON (see package
+	// tenants). Global (empty tenant): the list of runtime tenants is read
+	// before any tenant is known.
+	pTenant byte = 'n'
 )
+
+// tenantPrefixes are the prefixes whose keys all belong to the tenant
+// named in them: purging a tenant deletes each of them under its name.
+// Global prefixes (pToken, pAccessToken, pMeta, pTenant) are not listed.
+var tenantPrefixes = []byte{pResource, pUnique, pIndex, pMember, pMemberOf, pJournal, pCount,
+	pCleanup, pTenantToken, pAccess, pDelivery, pDeadLetter, pClient, pCollision}
 
 // Resource type bytes.
 const (
@@ -229,6 +239,12 @@ func tenantCollisionPrefix(tenant string) []byte { return newKey(pCollision, ten
 // metaKey: v 'z' "" name.
 func metaKey(name string) []byte { return newKey(pMeta, "").str(name).bytes() }
 
+// tenantRecordKey: v 'n' "" name.
+func tenantRecordKey(name string) []byte { return newKey(pTenant, "").str(name).bytes() }
+
+// tenantRecordPrefix is the prefix of every runtime tenant record.
+func tenantRecordPrefix() []byte { return newKey(pTenant, "").bytes() }
+
 // parsedKey is the decoded form of a key, for the inverse of the
 // constructors above.
 type parsedKey struct {
@@ -295,7 +311,7 @@ func parseKey(key []byte) (parsedKey, error) {
 	case pToken, pTenantToken, pAccessToken:
 		p.parts, rest = []string{string(rest)}, nil
 	case pAccess, pDelivery, pClient:
-	case pMeta:
+	case pMeta, pTenant:
 		var name string
 		if name, rest, err = readStr(rest); err != nil {
 			return p, err

@@ -147,6 +147,18 @@ func (m *Manager) Invalidate(tenant string) {
 	m.cache.invalidate(tenant)
 }
 
+// Forget drops everything the Manager holds in memory for tenant: what
+// Verify remembers of its tokens and its access times not yet written, so
+// that a purged tenant's times are not written back after its data is
+// gone. Call it once the tenant's records are deleted.
+func (m *Manager) Forget(tenant string) {
+	m.cache.invalidate(tenant)
+	m.mu.Lock()
+	delete(m.pending, tenant)
+	delete(m.known, tenant)
+	m.mu.Unlock()
+}
+
 // Hash returns the SHA-256 of a token.
 func Hash(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
