@@ -1,6 +1,6 @@
 // Package proto holds the versioned protocol between the caddy-scim host and
-// its backend plugins: backend/v1/backend.proto and the Go code generated
-// from it (package backendv1). Only plugins/sdk imports the generated code;
+// its backend plugins: backend/v2/backend.proto and the Go code generated
+// from it (package backendv2). Only plugins/sdk imports the generated code;
 // vendors use the SDK's own types.
 //
 // The generated .pb.go files are committed, so building needs no code
@@ -19,4 +19,4 @@
 // go.mod, so the generated code and the runtime agree.
 package proto
 
-//go:generate protoc --proto_path=. --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative backend/v1/backend.proto
+//go:generate protoc --proto_path=. --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative backend/v2/backend.proto

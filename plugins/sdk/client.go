@@ -5,17 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
-	backendv1 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v1"
+	backendv2 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v2"
 )
 
 // Client is the host's side of a backend plugin: it implements Backend,
-// Inspector and Actioner by calling the plugin over gRPC. Get one from
+// Inspector, Actioner and Purger by calling the plugin over gRPC. Get one from
 // Plugin.Backend, or in tests from sdktest.Connect. A Client is safe for
 // concurrent use.
 //
@@ -25,19 +26,19 @@ import (
 // expired context as that context's error; a method the backend lacks as
 // an error wrapping ErrUnimplemented.
 type Client struct {
-	rpc backendv1.BackendClient
+	rpc backendv2.BackendClient
 }
 
 // Describe asks the backend to describe itself.
 func (c *Client) Describe(ctx context.Context, req *DescribeRequest) (*DescribeResponse, error) {
-	resp, err := c.rpc.Describe(ctx, &backendv1.DescribeRequest{})
+	resp, err := c.rpc.Describe(ctx, &backendv2.DescribeRequest{})
 	if err != nil {
 		return nil, clientError(ctx, "Describe", err)
 	}
 	return describeResponseFromProto(resp), nil
 }
 
-// Configure hands the backend its tenant's configuration.
+// Configure hands the backend a tenant's configuration.
 func (c *Client) Configure(ctx context.Context, req *ConfigureRequest) (*ConfigureResponse, error) {
 	if _, err := c.rpc.Configure(ctx, configureRequestToProto(req)); err != nil {
 		return nil, clientError(ctx, "Configure", err)
@@ -45,7 +46,7 @@ func (c *Client) Configure(ctx context.Context, req *ConfigureRequest) (*Configu
 	return &ConfigureResponse{}, nil
 }
 
-// Apply sends the backend a batch of changes. When the backend returned an
+// Apply sends the backend a batch of a tenant's changes. When the backend returned an
 // ApplyResponse together with its error, Apply returns both, so the
 // caller knows how far the batch got; when the backend returned no
 // response, or the plugin could not be reached, the response is nil.
@@ -57,17 +58,17 @@ func (c *Client) Apply(ctx context.Context, req *ApplyRequest) (*ApplyResponse, 
 	return applyResponseFromProto(resp), nil
 }
 
-// Inspect returns the backend's product store, or an error wrapping
+// Inspect returns a tenant's product store, or an error wrapping
 // ErrUnimplemented when the backend is no Inspector.
 func (c *Client) Inspect(ctx context.Context, req *InspectRequest) (*InspectResponse, error) {
-	resp, err := c.rpc.Inspect(ctx, &backendv1.InspectRequest{})
+	resp, err := c.rpc.Inspect(ctx, inspectRequestToProto(req))
 	if err != nil {
 		return nil, clientError(ctx, "Inspect", err)
 	}
 	return inspectResponseFromProto(resp), nil
 }
 
-// Action runs an operator action, or returns an error wrapping
+// Action runs an operator action for a tenant, or returns an error wrapping
 // ErrUnimplemented when the backend is no Actioner.
 func (c *Client) Action(ctx context.Context, req *ActionRequest) (*ActionResponse, error) {
 	resp, err := c.rpc.Action(ctx, actionRequestToProto(req))
@@ -75,6 +76,16 @@ func (c *Client) Action(ctx context.Context, req *ActionRequest) (*ActionRespons
 		return nil, clientError(ctx, "Action", err)
 	}
 	return actionResponseFromProto(resp), nil
+}
+
+// Purge removes a tenant's product data and has the backend forget the
+// tenant, or returns an error wrapping ErrUnimplemented when the backend
+// is no Purger.
+func (c *Client) Purge(ctx context.Context, req *PurgeRequest) (*PurgeResponse, error) {
+	if _, err := c.rpc.Purge(ctx, purgeRequestToProto(req)); err != nil {
+		return nil, clientError(ctx, "Purge", err)
+	}
+	return &PurgeResponse{}, nil
 }
 
 // LaunchConfig says how to start a backend plugin.
@@ -127,8 +138,7 @@ func Launch(cfg LaunchConfig) (*Plugin, error) {
 	if err != nil {
 		client.Kill()
 		if strings.Contains(err.Error(), "incompatible API version") {
-			return nil, fmt.Errorf("launching backend plugin %s: %w (this host speaks version %d; rebuild the plugin with a caddy-scim SDK that speaks it): %w",
-				name, ErrProtocolMismatch, ProtocolVersion, err)
+			return nil, fmt.Errorf("launching backend plugin %s: %w: %s: %w", name, ErrProtocolMismatch, mismatch(err), err)
 		}
 		return nil, fmt.Errorf("launching backend plugin %s: %w", name, err)
 	}
@@ -143,6 +153,22 @@ func Launch(cfg LaunchConfig) (*Plugin, error) {
 		return nil, fmt.Errorf("launching backend plugin %s: dispensed %T, not a backend", name, raw)
 	}
 	return &Plugin{client: client, backend: backend}, nil
+}
+
+// pluginVersion finds the protocol version a plugin offered in go-plugin's
+// handshake error ("... Plugin version: 1, Client versions: [2]").
+var pluginVersion = regexp.MustCompile(`Plugin version: (\d+)`)
+
+// mismatch tells the operator what to do about a plugin that speaks
+// another protocol version than this host, as go-plugin's handshake error
+// err reports.
+func mismatch(err error) string {
+	speaks := "another protocol version"
+	if m := pluginVersion.FindStringSubmatch(err.Error()); m != nil {
+		speaks = "protocol " + m[1]
+	}
+	return fmt.Sprintf("the plugin speaks %s and this host speaks protocol %d; "+
+		"rebuild the plugin with the current caddy-scim SDK (plugins/sdk)", speaks, ProtocolVersion)
 }
 
 // Backend returns the client that calls the plugin's backend.
@@ -162,4 +188,5 @@ var (
 	_ Backend   = (*Client)(nil)
 	_ Inspector = (*Client)(nil)
 	_ Actioner  = (*Client)(nil)
+	_ Purger    = (*Client)(nil)
 )

@@ -3,7 +3,7 @@ package sdk
 import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	backendv1 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v1"
+	backendv2 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v2"
 )
 
 // The functions below convert between the SDK's types and the generated
@@ -11,26 +11,26 @@ import (
 // and come back nil; a zero Time travels as an absent timestamp and comes
 // back zero; any other Time comes back in UTC.
 
-func describeResponseToProto(r *DescribeResponse) *backendv1.DescribeResponse {
+func describeResponseToProto(r *DescribeResponse) *backendv2.DescribeResponse {
 	if r == nil {
-		return &backendv1.DescribeResponse{}
+		return &backendv2.DescribeResponse{}
 	}
-	p := &backendv1.DescribeResponse{
+	p := &backendv2.DescribeResponse{
 		Name:                   r.Name,
 		Version:                r.Version,
 		Description:            r.Description,
 		RequiredUserAttributes: orNil(r.RequiredUserAttributes),
 	}
 	for _, s := range r.Settings {
-		p.Settings = append(p.Settings, &backendv1.Setting{Name: s.Name, Description: s.Description, Required: s.Required})
+		p.Settings = append(p.Settings, &backendv2.Setting{Name: s.Name, Description: s.Description, Required: s.Required})
 	}
 	for _, a := range r.Actions {
-		p.Actions = append(p.Actions, &backendv1.ActionInfo{Name: a.Name, Description: a.Description})
+		p.Actions = append(p.Actions, &backendv2.ActionInfo{Name: a.Name, Description: a.Description})
 	}
 	return p
 }
 
-func describeResponseFromProto(p *backendv1.DescribeResponse) *DescribeResponse {
+func describeResponseFromProto(p *backendv2.DescribeResponse) *DescribeResponse {
 	r := &DescribeResponse{
 		Name:                   p.GetName(),
 		Version:                p.GetVersion(),
@@ -46,29 +46,29 @@ func describeResponseFromProto(p *backendv1.DescribeResponse) *DescribeResponse 
 	return r
 }
 
-func configureRequestToProto(r *ConfigureRequest) *backendv1.ConfigureRequest {
+func configureRequestToProto(r *ConfigureRequest) *backendv2.ConfigureRequest {
 	if r == nil {
-		return &backendv1.ConfigureRequest{}
+		return &backendv2.ConfigureRequest{}
 	}
-	return &backendv1.ConfigureRequest{Tenant: r.Tenant, Settings: orNil(r.Settings), DataDir: r.DataDir}
+	return &backendv2.ConfigureRequest{Tenant: r.Tenant, Settings: orNil(r.Settings), DataDir: r.DataDir}
 }
 
-func configureRequestFromProto(p *backendv1.ConfigureRequest) *ConfigureRequest {
+func configureRequestFromProto(p *backendv2.ConfigureRequest) *ConfigureRequest {
 	return &ConfigureRequest{Tenant: p.GetTenant(), Settings: orNil(p.GetSettings()), DataDir: p.GetDataDir()}
 }
 
-func applyRequestToProto(r *ApplyRequest) *backendv1.ApplyRequest {
+func applyRequestToProto(r *ApplyRequest) *backendv2.ApplyRequest {
 	if r == nil {
-		return &backendv1.ApplyRequest{}
+		return &backendv2.ApplyRequest{}
 	}
-	p := &backendv1.ApplyRequest{Tenant: r.Tenant}
+	p := &backendv2.ApplyRequest{Tenant: r.Tenant}
 	for i := range r.Changes {
 		p.Changes = append(p.Changes, changeToProto(&r.Changes[i]))
 	}
 	return p
 }
 
-func applyRequestFromProto(p *backendv1.ApplyRequest) *ApplyRequest {
+func applyRequestFromProto(p *backendv2.ApplyRequest) *ApplyRequest {
 	r := &ApplyRequest{Tenant: p.GetTenant()}
 	for _, c := range p.GetChanges() {
 		r.Changes = append(r.Changes, changeFromProto(c))
@@ -76,52 +76,74 @@ func applyRequestFromProto(p *backendv1.ApplyRequest) *ApplyRequest {
 	return r
 }
 
-func applyResponseToProto(r *ApplyResponse) *backendv1.ApplyResponse {
+func applyResponseToProto(r *ApplyResponse) *backendv2.ApplyResponse {
 	if r == nil {
-		return &backendv1.ApplyResponse{}
+		return &backendv2.ApplyResponse{}
 	}
-	return &backendv1.ApplyResponse{AppliedThrough: r.AppliedThrough}
+	return &backendv2.ApplyResponse{AppliedThrough: r.AppliedThrough}
 }
 
-func applyResponseFromProto(p *backendv1.ApplyResponse) *ApplyResponse {
+func applyResponseFromProto(p *backendv2.ApplyResponse) *ApplyResponse {
 	return &ApplyResponse{AppliedThrough: p.GetAppliedThrough()}
 }
 
-func inspectResponseToProto(r *InspectResponse) *backendv1.InspectResponse {
+func inspectRequestToProto(r *InspectRequest) *backendv2.InspectRequest {
 	if r == nil {
-		return &backendv1.InspectResponse{}
+		return &backendv2.InspectRequest{}
 	}
-	return &backendv1.InspectResponse{Json: orNil(r.JSON)}
+	return &backendv2.InspectRequest{Tenant: r.Tenant}
 }
 
-func inspectResponseFromProto(p *backendv1.InspectResponse) *InspectResponse {
+func inspectRequestFromProto(p *backendv2.InspectRequest) *InspectRequest {
+	return &InspectRequest{Tenant: p.GetTenant()}
+}
+
+func inspectResponseToProto(r *InspectResponse) *backendv2.InspectResponse {
+	if r == nil {
+		return &backendv2.InspectResponse{}
+	}
+	return &backendv2.InspectResponse{Json: orNil(r.JSON)}
+}
+
+func inspectResponseFromProto(p *backendv2.InspectResponse) *InspectResponse {
 	return &InspectResponse{JSON: orNil(p.GetJson())}
 }
 
-func actionRequestToProto(r *ActionRequest) *backendv1.ActionRequest {
+func actionRequestToProto(r *ActionRequest) *backendv2.ActionRequest {
 	if r == nil {
-		return &backendv1.ActionRequest{}
+		return &backendv2.ActionRequest{}
 	}
-	return &backendv1.ActionRequest{Name: r.Name, Payload: orNil(r.Payload)}
+	return &backendv2.ActionRequest{Tenant: r.Tenant, Name: r.Name, Payload: orNil(r.Payload)}
 }
 
-func actionRequestFromProto(p *backendv1.ActionRequest) *ActionRequest {
-	return &ActionRequest{Name: p.GetName(), Payload: orNil(p.GetPayload())}
+func actionRequestFromProto(p *backendv2.ActionRequest) *ActionRequest {
+	return &ActionRequest{Tenant: p.GetTenant(), Name: p.GetName(), Payload: orNil(p.GetPayload())}
 }
 
-func actionResponseToProto(r *ActionResponse) *backendv1.ActionResponse {
+func actionResponseToProto(r *ActionResponse) *backendv2.ActionResponse {
 	if r == nil {
-		return &backendv1.ActionResponse{}
+		return &backendv2.ActionResponse{}
 	}
-	return &backendv1.ActionResponse{Message: r.Message, Result: orNil(r.Result)}
+	return &backendv2.ActionResponse{Message: r.Message, Result: orNil(r.Result)}
 }
 
-func actionResponseFromProto(p *backendv1.ActionResponse) *ActionResponse {
+func actionResponseFromProto(p *backendv2.ActionResponse) *ActionResponse {
 	return &ActionResponse{Message: p.GetMessage(), Result: orNil(p.GetResult())}
 }
 
-func changeToProto(c *Change) *backendv1.Change {
-	p := &backendv1.Change{
+func purgeRequestToProto(r *PurgeRequest) *backendv2.PurgeRequest {
+	if r == nil {
+		return &backendv2.PurgeRequest{}
+	}
+	return &backendv2.PurgeRequest{Tenant: r.Tenant}
+}
+
+func purgeRequestFromProto(p *backendv2.PurgeRequest) *PurgeRequest {
+	return &PurgeRequest{Tenant: p.GetTenant()}
+}
+
+func changeToProto(c *Change) *backendv2.Change {
+	p := &backendv2.Change{
 		Seq:     c.Seq,
 		Tenant:  c.Tenant,
 		Kind:    string(c.Kind),
@@ -133,12 +155,12 @@ func changeToProto(c *Change) *backendv1.Change {
 		p.Time = timestamppb.New(c.Time)
 	}
 	for _, m := range c.Members {
-		p.Members = append(p.Members, &backendv1.Member{Id: m.ID, Type: m.Type})
+		p.Members = append(p.Members, &backendv2.Member{Id: m.ID, Type: m.Type})
 	}
 	return p
 }
 
-func changeFromProto(p *backendv1.Change) Change {
+func changeFromProto(p *backendv2.Change) Change {
 	c := Change{
 		Seq:     p.GetSeq(),
 		Tenant:  p.GetTenant(),
@@ -156,11 +178,11 @@ func changeFromProto(p *backendv1.Change) Change {
 	return c
 }
 
-func userToProto(u *User) *backendv1.User {
+func userToProto(u *User) *backendv2.User {
 	if u == nil {
 		return nil
 	}
-	p := &backendv1.User{
+	p := &backendv2.User{
 		Id:             u.ID,
 		ExternalId:     u.ExternalID,
 		UserName:       u.UserName,
@@ -187,13 +209,13 @@ func userToProto(u *User) *backendv1.User {
 		Attributes:     attributes(u.Attributes),
 	}
 	for _, e := range u.Emails {
-		p.Emails = append(p.Emails, &backendv1.Email{Value: e.Value, Type: e.Type, Primary: e.Primary})
+		p.Emails = append(p.Emails, &backendv2.Email{Value: e.Value, Type: e.Type, Primary: e.Primary})
 	}
 	for _, ph := range u.PhoneNumbers {
-		p.PhoneNumbers = append(p.PhoneNumbers, &backendv1.Phone{Value: ph.Value, Type: ph.Type, Primary: ph.Primary})
+		p.PhoneNumbers = append(p.PhoneNumbers, &backendv2.Phone{Value: ph.Value, Type: ph.Type, Primary: ph.Primary})
 	}
 	for _, a := range u.Addresses {
-		p.Addresses = append(p.Addresses, &backendv1.Address{
+		p.Addresses = append(p.Addresses, &backendv2.Address{
 			Type:          a.Type,
 			Formatted:     a.Formatted,
 			StreetAddress: a.StreetAddress,
@@ -207,7 +229,7 @@ func userToProto(u *User) *backendv1.User {
 	return p
 }
 
-func userFromProto(p *backendv1.User) *User {
+func userFromProto(p *backendv2.User) *User {
 	if p == nil {
 		return nil
 	}
@@ -258,11 +280,11 @@ func userFromProto(p *backendv1.User) *User {
 	return u
 }
 
-func groupToProto(g *Group) *backendv1.Group {
+func groupToProto(g *Group) *backendv2.Group {
 	if g == nil {
 		return nil
 	}
-	return &backendv1.Group{
+	return &backendv2.Group{
 		Id:          g.ID,
 		ExternalId:  g.ExternalID,
 		DisplayName: g.DisplayName,
@@ -270,7 +292,7 @@ func groupToProto(g *Group) *backendv1.Group {
 	}
 }
 
-func groupFromProto(p *backendv1.Group) *Group {
+func groupFromProto(p *backendv2.Group) *Group {
 	if p == nil {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	backendv1 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v1"
+	backendv2 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v2"
 )
 
 // fullUser returns a user with every field set.
@@ -114,14 +114,20 @@ func TestConvertRoundTrip(t *testing.T) {
 		{"ApplyResponse", &ApplyResponse{AppliedThrough: 1 << 40}, func(t *testing.T, in any) any {
 			return applyResponseFromProto(wire(t, applyResponseToProto(in.(*ApplyResponse))))
 		}},
+		{"InspectRequest", &InspectRequest{Tenant: "acme"}, func(t *testing.T, in any) any {
+			return inspectRequestFromProto(wire(t, inspectRequestToProto(in.(*InspectRequest))))
+		}},
 		{"InspectResponse", &InspectResponse{JSON: json.RawMessage(`{"users":[]}`)}, func(t *testing.T, in any) any {
 			return inspectResponseFromProto(wire(t, inspectResponseToProto(in.(*InspectResponse))))
 		}},
-		{"ActionRequest", &ActionRequest{Name: "import-cards", Payload: []byte("userName,card\nbjensen,0042\n")}, func(t *testing.T, in any) any {
+		{"ActionRequest", &ActionRequest{Tenant: "acme", Name: "import-cards", Payload: []byte("userName,card\nbjensen,0042\n")}, func(t *testing.T, in any) any {
 			return actionRequestFromProto(wire(t, actionRequestToProto(in.(*ActionRequest))))
 		}},
 		{"ActionResponse", &ActionResponse{Message: "imported 1 card", Result: json.RawMessage(`{"imported":1}`)}, func(t *testing.T, in any) any {
 			return actionResponseFromProto(wire(t, actionResponseToProto(in.(*ActionResponse))))
+		}},
+		{"PurgeRequest", &PurgeRequest{Tenant: "acme"}, func(t *testing.T, in any) any {
+			return purgeRequestFromProto(wire(t, purgeRequestToProto(in.(*PurgeRequest))))
 		}},
 		{"empty ApplyRequest", &ApplyRequest{}, func(t *testing.T, in any) any {
 			return applyRequestFromProto(wire(t, applyRequestToProto(in.(*ApplyRequest))))
@@ -212,13 +218,19 @@ func TestConvertTime(t *testing.T) {
 
 func TestConvertNilRequests(t *testing.T) {
 	// A nil request converts to an empty message rather than panicking.
-	if got := applyRequestToProto(nil); !proto.Equal(got, &backendv1.ApplyRequest{}) {
+	if got := applyRequestToProto(nil); !proto.Equal(got, &backendv2.ApplyRequest{}) {
 		t.Errorf("applyRequestToProto(nil) = %v", got)
 	}
-	if got := configureRequestToProto(nil); !proto.Equal(got, &backendv1.ConfigureRequest{}) {
+	if got := configureRequestToProto(nil); !proto.Equal(got, &backendv2.ConfigureRequest{}) {
 		t.Errorf("configureRequestToProto(nil) = %v", got)
 	}
-	if got := actionRequestToProto(nil); !proto.Equal(got, &backendv1.ActionRequest{}) {
+	if got := actionRequestToProto(nil); !proto.Equal(got, &backendv2.ActionRequest{}) {
 		t.Errorf("actionRequestToProto(nil) = %v", got)
+	}
+	if got := inspectRequestToProto(nil); !proto.Equal(got, &backendv2.InspectRequest{}) {
+		t.Errorf("inspectRequestToProto(nil) = %v", got)
+	}
+	if got := purgeRequestToProto(nil); !proto.Equal(got, &backendv2.PurgeRequest{}) {
+		t.Errorf("purgeRequestToProto(nil) = %v", got)
 	}
 }

@@ -9,11 +9,14 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
-	backendv1 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v1"
+	backendv2 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v2"
 )
 
-// ErrUnimplemented is returned, wrapped, by Client.Inspect and Client.Action
-// when the plugin's backend is not an Inspector or an Actioner. Test for it
+// ErrUnimplemented is returned, wrapped, by Client.Inspect, Client.Action
+// and Client.Purge when the plugin's backend is not an Inspector, an
+// Actioner or a Purger. A backend's Inspect, Action or Purge may return it,
+// wrapped, to say the same (PerTenant does, for instances that lack the
+// method); it crosses the plugin boundary as Unimplemented. Test for it
 // with errors.Is.
 var ErrUnimplemented = errors.New("not implemented by the backend")
 
@@ -26,8 +29,9 @@ var ErrProtocolMismatch = errors.New("backend plugin speaks another protocol ver
 //
 // On the plugin side, statusError turns a backend's error into a gRPC
 // status: an *Error of KindInvalid becomes InvalidArgument, KindUnavailable
-// becomes Unavailable, a context error becomes Canceled or
-// DeadlineExceeded, and anything else Unknown. The status carries an
+// becomes Unavailable, ErrUnimplemented becomes Unimplemented (with no
+// ErrorDetail), a context error becomes Canceled or DeadlineExceeded, and
+// anything else Unknown. The status carries an
 // ErrorDetail with the kind and the full message, and for Apply the
 // backend's ApplyResponse when it returned one with the error.
 //
@@ -41,13 +45,15 @@ var ErrProtocolMismatch = errors.New("backend plugin speaks another protocol ver
 // statusError returns the gRPC status error for a backend's err, with
 // details attached.
 func statusError(err error, details ...protoadapt.MessageV1) error {
-	code, kind := codes.Unknown, backendv1.ErrorKind_ERROR_KIND_UNSPECIFIED
+	code, kind := codes.Unknown, backendv2.ErrorKind_ERROR_KIND_UNSPECIFIED
 	var e *Error
 	switch {
 	case errors.As(err, &e) && e.Kind == KindInvalid:
-		code, kind = codes.InvalidArgument, backendv1.ErrorKind_ERROR_KIND_INVALID
+		code, kind = codes.InvalidArgument, backendv2.ErrorKind_ERROR_KIND_INVALID
 	case errors.As(err, &e) && e.Kind == KindUnavailable:
-		code, kind = codes.Unavailable, backendv1.ErrorKind_ERROR_KIND_UNAVAILABLE
+		code, kind = codes.Unavailable, backendv2.ErrorKind_ERROR_KIND_UNAVAILABLE
+	case errors.Is(err, ErrUnimplemented):
+		return status.Error(codes.Unimplemented, err.Error())
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
@@ -55,7 +61,7 @@ func statusError(err error, details ...protoadapt.MessageV1) error {
 	}
 	msg := err.Error()
 	st := status.New(code, msg)
-	details = append([]protoadapt.MessageV1{&backendv1.ErrorDetail{Kind: kind, Message: msg}}, details...)
+	details = append([]protoadapt.MessageV1{&backendv2.ErrorDetail{Kind: kind, Message: msg}}, details...)
 	if withDetails, derr := st.WithDetails(details...); derr == nil {
 		st = withDetails
 	}
@@ -80,9 +86,9 @@ func clientError(ctx context.Context, method string, err error) error {
 		}
 	}
 	for _, d := range st.Details() {
-		if detail, ok := d.(*backendv1.ErrorDetail); ok {
+		if detail, ok := d.(*backendv2.ErrorDetail); ok {
 			kind := KindUnavailable
-			if detail.GetKind() == backendv1.ErrorKind_ERROR_KIND_INVALID {
+			if detail.GetKind() == backendv2.ErrorKind_ERROR_KIND_INVALID {
 				kind = KindInvalid
 			}
 			return &Error{Kind: kind, Message: detail.GetMessage()}
@@ -105,7 +111,7 @@ func appliedThrough(err error) *ApplyResponse {
 		return nil
 	}
 	for _, d := range st.Details() {
-		if r, ok := d.(*backendv1.ApplyResponse); ok {
+		if r, ok := d.(*backendv2.ApplyResponse); ok {
 			return applyResponseFromProto(r)
 		}
 	}

@@ -29,12 +29,14 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	case "backend":
 		sdk.Serve(&procBackend{})
-	case "protocol-2":
+	case "protocol-1":
+		// A plugin built with the SDK of protocol 1, before one process
+		// served many tenants: the handshake offers version 1 only.
 		handshake := sdk.Handshake
-		handshake.ProtocolVersion = 2
+		handshake.ProtocolVersion = 1
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig:  handshake,
-			VersionedPlugins: map[int]plugin.PluginSet{2: {sdk.PluginName: &sdk.BackendPlugin{Impl: &procBackend{}}}},
+			VersionedPlugins: map[int]plugin.PluginSet{1: {sdk.PluginName: &sdk.BackendPlugin{Impl: &procBackend{}}}},
 			GRPCServer:       plugin.DefaultGRPCServer,
 		})
 	case "other-cookie":
@@ -165,7 +167,7 @@ func TestLaunch(t *testing.T) {
 		t.Errorf("Apply of an invalid change at Seq 4: got %+v, want AppliedThrough 3", resp)
 	}
 
-	if _, err := c.Inspect(ctx, &sdk.InspectRequest{}); !errors.Is(err, sdk.ErrUnimplemented) {
+	if _, err := c.Inspect(ctx, &sdk.InspectRequest{Tenant: "acme-tenant"}); !errors.Is(err, sdk.ErrUnimplemented) {
 		t.Errorf("Inspect of a backend without it: got %v, want ErrUnimplemented", err)
 	}
 	if p.Exited() {
@@ -181,7 +183,7 @@ func TestLaunchedPluginDies(t *testing.T) {
 	}{
 		{"killed by the host", func(t *testing.T, p *sdk.Plugin) { p.Kill() }},
 		{"crashed", func(t *testing.T, p *sdk.Plugin) {
-			resp, err := p.Backend().Action(t.Context(), &sdk.ActionRequest{Name: "pid"})
+			resp, err := p.Backend().Action(t.Context(), &sdk.ActionRequest{Tenant: "acme", Name: "pid"})
 			if err != nil {
 				t.Fatalf("asking the plugin for its pid: %v", err)
 			}
@@ -226,11 +228,15 @@ func TestLaunchHandshakeMismatch(t *testing.T) {
 		mode string
 		// is, when set, is the error Launch's error must wrap.
 		is error
-		// says is a phrase Launch's error must contain.
-		says string
+		// says are phrases Launch's error must contain.
+		says []string
 	}{
-		{"protocol-2", sdk.ErrProtocolMismatch, "Plugin version: 2"},
-		{"other-cookie", nil, "handshake"},
+		{"protocol-1", sdk.ErrProtocolMismatch, []string{
+			"the plugin speaks protocol 1",
+			"this host speaks protocol 2",
+			"rebuild the plugin with the current caddy-scim SDK",
+		}},
+		{"other-cookie", nil, []string{"handshake"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -243,8 +249,10 @@ func TestLaunchHandshakeMismatch(t *testing.T) {
 				t.Errorf("Launch: %v; want an error that is %v", err, tt.is)
 			}
 			t.Log(err)
-			if !strings.Contains(err.Error(), tt.says) {
-				t.Errorf("Launch: %v; want it to say %q", err, tt.says)
+			for _, says := range tt.says {
+				if !strings.Contains(err.Error(), says) {
+					t.Errorf("Launch: %v; want it to say %q", err, says)
+				}
 			}
 			if elapsed := time.Since(start); elapsed > 20*time.Second {
 				t.Errorf("Launch took %v to fail", elapsed)

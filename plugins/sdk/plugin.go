@@ -7,14 +7,14 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	backendv1 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v1"
+	backendv2 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v2"
 )
 
 // ProtocolVersion is the version of the plugin protocol this SDK speaks
-// (package caddyscim.backend.v1). A host and a plugin must speak the same
-// version; Launch refuses a plugin that speaks another with
-// ErrProtocolMismatch.
-const ProtocolVersion = 1
+// (package caddyscim.backend.v2, in which one process serves many tenants).
+// A host and a plugin must speak the same version; Launch refuses a plugin
+// that speaks another with ErrProtocolMismatch.
+const ProtocolVersion = 2
 
 // PluginName is the name under which a plugin binary offers its backend.
 const PluginName = "backend"
@@ -43,13 +43,13 @@ func (p *BackendPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	if p.Impl == nil {
 		return fmt.Errorf("serving backend plugin: no backend implementation")
 	}
-	backendv1.RegisterBackendServer(s, newServer(p.Impl))
+	backendv2.RegisterBackendServer(s, newServer(p.Impl))
 	return nil
 }
 
 // GRPCClient returns a *Client that calls the backend over conn.
 func (p *BackendPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return &Client{rpc: backendv1.NewBackendClient(conn)}, nil
+	return &Client{rpc: backendv2.NewBackendClient(conn)}, nil
 }
 
 // versionedPlugins is the plugin set of each protocol version, for impl

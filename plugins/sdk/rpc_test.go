@@ -15,12 +15,15 @@ import (
 	"github.com/caddy-scim/caddy-scim/plugins/sdk/sdktest"
 )
 
-// fake is a Backend that records what it receives. It is no Inspector or
-// Actioner; full is.
+// fake is a Backend that records what it receives. It is no Inspector,
+// Actioner or Purger; full is.
 type fake struct {
 	mu        sync.Mutex
 	configure *sdk.ConfigureRequest
 	apply     *sdk.ApplyRequest
+	inspect   *sdk.InspectRequest
+	action    *sdk.ActionRequest
+	purge     *sdk.PurgeRequest
 
 	// fail, when set, gives the error each method returns.
 	fail func(ctx context.Context, method string) error
@@ -80,10 +83,18 @@ func (f *fake) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResp
 	return &sdk.ApplyResponse{AppliedThrough: req.Changes[len(req.Changes)-1].Seq}, nil
 }
 
-// full is a fake that also inspects and runs actions.
+// record keeps req in *dst.
+func record[R any](f *fake, dst **R, req *R) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*dst = req
+}
+
+// full is a fake that also inspects, runs actions and purges.
 type full struct{ *fake }
 
-func (f full) Inspect(ctx context.Context, _ *sdk.InspectRequest) (*sdk.InspectResponse, error) {
+func (f full) Inspect(ctx context.Context, req *sdk.InspectRequest) (*sdk.InspectResponse, error) {
+	record(f.fake, &f.inspect, req)
 	if err := f.failure(ctx, "Inspect"); err != nil {
 		return nil, err
 	}
@@ -91,10 +102,19 @@ func (f full) Inspect(ctx context.Context, _ *sdk.InspectRequest) (*sdk.InspectR
 }
 
 func (f full) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.ActionResponse, error) {
+	record(f.fake, &f.action, req)
 	if err := f.failure(ctx, "Action"); err != nil {
 		return nil, err
 	}
 	return &sdk.ActionResponse{Message: "ran " + req.Name, Result: json.RawMessage(fmt.Sprintf(`{"bytes":%d}`, len(req.Payload)))}, nil
+}
+
+func (f full) Purge(ctx context.Context, req *sdk.PurgeRequest) (*sdk.PurgeResponse, error) {
+	record(f.fake, &f.purge, req)
+	if err := f.failure(ctx, "Purge"); err != nil {
+		return nil, err
+	}
+	return &sdk.PurgeResponse{}, nil
 }
 
 // Interface guards
@@ -102,6 +122,7 @@ var (
 	_ sdk.Backend   = (*fake)(nil)
 	_ sdk.Inspector = full{}
 	_ sdk.Actioner  = full{}
+	_ sdk.Purger    = full{}
 )
 
 func TestRPCs(t *testing.T) {
@@ -137,20 +158,34 @@ func TestRPCs(t *testing.T) {
 		t.Errorf("backend got a different ApplyRequest than was sent:\n got %+v\nwant %+v", f.apply, apply)
 	}
 
-	inspect, err := c.Inspect(ctx, &sdk.InspectRequest{})
+	inspect, err := c.Inspect(ctx, &sdk.InspectRequest{Tenant: "acme"})
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}
 	if string(inspect.JSON) != `{"users":["bjensen"]}` {
 		t.Errorf("Inspect JSON = %s", inspect.JSON)
 	}
+	if want := (&sdk.InspectRequest{Tenant: "acme"}); !reflect.DeepEqual(f.inspect, want) {
+		t.Errorf("backend got Inspect %+v, want %+v", f.inspect, want)
+	}
 
-	action, err := c.Action(ctx, &sdk.ActionRequest{Name: "import-cards", Payload: []byte("a,b\n")})
+	actionReq := &sdk.ActionRequest{Tenant: "acme", Name: "import-cards", Payload: []byte("a,b\n")}
+	action, err := c.Action(ctx, actionReq)
 	if err != nil {
 		t.Fatalf("Action: %v", err)
 	}
 	if action.Message != "ran import-cards" || string(action.Result) != `{"bytes":4}` {
 		t.Errorf("Action = %+v", action)
+	}
+	if !reflect.DeepEqual(f.action, actionReq) {
+		t.Errorf("backend got Action %+v, want %+v", f.action, actionReq)
+	}
+
+	if _, err := c.Purge(ctx, &sdk.PurgeRequest{Tenant: "acme"}); err != nil {
+		t.Fatalf("Purge: %v", err)
+	}
+	if want := (&sdk.PurgeRequest{Tenant: "acme"}); !reflect.DeepEqual(f.purge, want) {
+		t.Errorf("backend got Purge %+v, want %+v", f.purge, want)
 	}
 }
 
@@ -169,11 +204,15 @@ var calls = map[string]func(ctx context.Context, c *sdk.Client) error{
 		return err
 	},
 	"Inspect": func(ctx context.Context, c *sdk.Client) error {
-		_, err := c.Inspect(ctx, &sdk.InspectRequest{})
+		_, err := c.Inspect(ctx, &sdk.InspectRequest{Tenant: "acme"})
 		return err
 	},
 	"Action": func(ctx context.Context, c *sdk.Client) error {
-		_, err := c.Action(ctx, &sdk.ActionRequest{Name: "import-cards"})
+		_, err := c.Action(ctx, &sdk.ActionRequest{Tenant: "acme", Name: "import-cards"})
+		return err
+	},
+	"Purge": func(ctx context.Context, c *sdk.Client) error {
+		_, err := c.Purge(ctx, &sdk.PurgeRequest{Tenant: "acme"})
 		return err
 	},
 }
@@ -257,13 +296,19 @@ func TestUnimplemented(t *testing.T) {
 		backend sdk.Backend
 		want    error
 	}{
-		{"backend without Inspect or Action", &fake{}, sdk.ErrUnimplemented},
-		{"backend with both", full{&fake{}}, nil},
+		{"backend without Inspect, Action or Purge", &fake{}, sdk.ErrUnimplemented},
+		{"backend with them", full{&fake{}}, nil},
+		{"backend returning ErrUnimplemented", full{&fake{fail: func(_ context.Context, method string) error {
+			if method == "Describe" || method == "Configure" || method == "Apply" {
+				return nil
+			}
+			return fmt.Errorf("no %s here: %w", method, sdk.ErrUnimplemented)
+		}}}, sdk.ErrUnimplemented},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := sdktest.Connect(t, tt.backend)
-			for _, method := range []string{"Inspect", "Action"} {
+			for _, method := range []string{"Inspect", "Action", "Purge"} {
 				err := calls[method](t.Context(), c)
 				if tt.want == nil && err != nil {
 					t.Errorf("%s: %v", method, err)

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
-	backendv1 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v1"
+	backendv2 "github.com/caddy-scim/caddy-scim/plugins/proto/backend/v2"
 )
 
 // Serve serves b as a backend plugin and returns when the host is done with
@@ -75,7 +75,7 @@ func serveConfig(b Backend, logger hclog.Logger) *plugin.ServeConfig {
 
 // server is the plugin side of the protocol: it calls a Backend.
 type server struct {
-	backendv1.UnimplementedBackendServer
+	backendv2.UnimplementedBackendServer
 	impl Backend
 }
 
@@ -90,7 +90,7 @@ func recoverPanic(method string, err *error) {
 	}
 }
 
-func (s *server) Describe(ctx context.Context, _ *backendv1.DescribeRequest) (_ *backendv1.DescribeResponse, err error) {
+func (s *server) Describe(ctx context.Context, _ *backendv2.DescribeRequest) (_ *backendv2.DescribeResponse, err error) {
 	defer recoverPanic("Describe", &err)
 	resp, err := s.impl.Describe(ctx, &DescribeRequest{})
 	if err != nil {
@@ -99,17 +99,17 @@ func (s *server) Describe(ctx context.Context, _ *backendv1.DescribeRequest) (_ 
 	return describeResponseToProto(resp), nil
 }
 
-func (s *server) Configure(ctx context.Context, req *backendv1.ConfigureRequest) (_ *backendv1.ConfigureResponse, err error) {
+func (s *server) Configure(ctx context.Context, req *backendv2.ConfigureRequest) (_ *backendv2.ConfigureResponse, err error) {
 	defer recoverPanic("Configure", &err)
 	if _, err := s.impl.Configure(ctx, configureRequestFromProto(req)); err != nil {
 		return nil, statusError(err)
 	}
-	return &backendv1.ConfigureResponse{}, nil
+	return &backendv2.ConfigureResponse{}, nil
 }
 
 // Apply sends the backend's ApplyResponse in the error's status details
 // when the backend returned both, so the host learns how far it got.
-func (s *server) Apply(ctx context.Context, req *backendv1.ApplyRequest) (_ *backendv1.ApplyResponse, err error) {
+func (s *server) Apply(ctx context.Context, req *backendv2.ApplyRequest) (_ *backendv2.ApplyResponse, err error) {
 	defer recoverPanic("Apply", &err)
 	resp, err := s.impl.Apply(ctx, applyRequestFromProto(req))
 	if err != nil {
@@ -122,20 +122,20 @@ func (s *server) Apply(ctx context.Context, req *backendv1.ApplyRequest) (_ *bac
 	return applyResponseToProto(resp), nil
 }
 
-func (s *server) Inspect(ctx context.Context, _ *backendv1.InspectRequest) (_ *backendv1.InspectResponse, err error) {
+func (s *server) Inspect(ctx context.Context, req *backendv2.InspectRequest) (_ *backendv2.InspectResponse, err error) {
 	defer recoverPanic("Inspect", &err)
 	inspector, ok := s.impl.(Inspector)
 	if !ok {
 		return nil, status.Error(codes.Unimplemented, "backend does not implement Inspect")
 	}
-	resp, err := inspector.Inspect(ctx, &InspectRequest{})
+	resp, err := inspector.Inspect(ctx, inspectRequestFromProto(req))
 	if err != nil {
 		return nil, statusError(err)
 	}
 	return inspectResponseToProto(resp), nil
 }
 
-func (s *server) Action(ctx context.Context, req *backendv1.ActionRequest) (_ *backendv1.ActionResponse, err error) {
+func (s *server) Action(ctx context.Context, req *backendv2.ActionRequest) (_ *backendv2.ActionResponse, err error) {
 	defer recoverPanic("Action", &err)
 	actioner, ok := s.impl.(Actioner)
 	if !ok {
@@ -148,5 +148,17 @@ func (s *server) Action(ctx context.Context, req *backendv1.ActionRequest) (_ *b
 	return actionResponseToProto(resp), nil
 }
 
+func (s *server) Purge(ctx context.Context, req *backendv2.PurgeRequest) (_ *backendv2.PurgeResponse, err error) {
+	defer recoverPanic("Purge", &err)
+	purger, ok := s.impl.(Purger)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "backend does not implement Purge")
+	}
+	if _, err := purger.Purge(ctx, purgeRequestFromProto(req)); err != nil {
+		return nil, statusError(err)
+	}
+	return &backendv2.PurgeResponse{}, nil
+}
+
 // Interface guards
-var _ backendv1.BackendServer = (*server)(nil)
+var _ backendv2.BackendServer = (*server)(nil)

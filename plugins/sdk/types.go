@@ -12,26 +12,41 @@ import (
 // returns a response struct, so fields can be added to either without
 // breaking a backend.
 //
-// One backend process serves one tenant. The host calls Describe once,
-// then Configure with the tenant's settings, then Apply with batches of
-// changes, in order.
+// One backend process serves every tenant of its backend definition —
+// thousands of them — and every call but Describe names its tenant. The
+// host calls Describe once, Configure for each tenant with that tenant's
+// settings (again whenever they change, and after the process restarts),
+// then Apply with each tenant's batches of changes, in order. Calls for
+// different tenants may arrive concurrently; a backend keeps its tenants'
+// data apart, each tenant's in the DataDir of its ConfigureRequest.
+//
+// A backend written for one tenant serves many through PerTenant, which
+// gives each tenant its own instance.
 type Backend interface {
-	// Describe names the backend and declares what it needs.
+	// Describe names the backend and declares what it needs. It is about
+	// the backend, not a tenant.
 	Describe(ctx context.Context, req *DescribeRequest) (*DescribeResponse, error)
-	// Configure hands the backend its tenant's settings and data
-	// directory. An Invalid error refuses the configuration; the operator
-	// sees its message.
+	// Configure hands the backend a tenant's settings and data directory.
+	// It is called for each tenant, and again with new settings; keep it
+	// cheap (validate the settings and remember them, open stores when
+	// they are first needed), since the host configures every tenant when
+	// it starts. An Invalid error refuses the configuration, the operator
+	// sees its message, and the tenant's previous configuration stays in
+	// force.
 	Configure(ctx context.Context, req *ConfigureRequest) (*ConfigureResponse, error)
-	// Apply applies a batch of changes in order. It must be idempotent:
-	// after a crash or a lost answer the host sends changes again, and a
-	// change whose Seq is at or below the last one applied must change
-	// nothing. Apply reports how far it got in AppliedThrough; when it
-	// returns an error, the error is about the change after that one.
+	// Apply applies a batch of a tenant's changes in order. It must be
+	// idempotent: after a crash or a lost answer the host sends changes
+	// again, and a change whose Seq is at or below the last one applied
+	// for that tenant must change nothing. Apply reports how far it got in
+	// AppliedThrough; when it returns an error, the error is about the
+	// change after that one. A call for a tenant that is not configured
+	// (the process restarted, or the tenant was purged) should fail with
+	// an Unavailable error: the host configures the tenant and retries.
 	Apply(ctx context.Context, req *ApplyRequest) (*ApplyResponse, error)
 }
 
-// Inspector is implemented by backends that can show their product store,
-// for operators ("caddy scim inspect") and for tests.
+// Inspector is implemented by backends that can show a tenant's product
+// store, for operators ("caddy scim inspect") and for tests.
 type Inspector interface {
 	Inspect(ctx context.Context, req *InspectRequest) (*InspectResponse, error)
 }
@@ -40,6 +55,16 @@ type Inspector interface {
 // importing badge cards.
 type Actioner interface {
 	Action(ctx context.Context, req *ActionRequest) (*ActionResponse, error)
+}
+
+// Purger is implemented by backends that can remove a tenant: Purge
+// deletes all of the tenant's product data (its DataDir and anything kept
+// elsewhere for it) and forgets the tenant, so that later calls for it
+// answer as for a tenant never configured. The host purges a tenant that
+// is deleted. PerTenant closes a tenant's instance before it calls the
+// instance's Purge.
+type Purger interface {
+	Purge(ctx context.Context, req *PurgeRequest) (*PurgeResponse, error)
 }
 
 // DescribeRequest asks a backend to describe itself.
@@ -82,22 +107,26 @@ type ActionInfo struct {
 
 // ConfigureRequest carries a tenant's configuration.
 type ConfigureRequest struct {
-	// Tenant is the tenant this process serves.
+	// Tenant is the tenant being configured.
 	Tenant string
 	// Settings is the JSON object of the tenant's backend settings, as the
 	// operator wrote them: in a Caddyfile block, each line "key value"
 	// becomes "key": "value", a line with several values an array of
 	// strings, and a key given on several lines an array of those.
 	Settings json.RawMessage
-	// DataDir is a directory the backend owns, for its product store.
+	// DataDir is the tenant's own directory, which the host gives
+	// (<storage>/backends/<tenant>), for the tenant's product store. The
+	// backend owns it; it may not exist yet. A backend serving many
+	// tenants keeps each tenant's data in that tenant's DataDir.
 	DataDir string
 }
 
 // ConfigureResponse is empty; it exists so fields can be added.
 type ConfigureResponse struct{}
 
-// ApplyRequest is a batch of changes, in sequence order.
+// ApplyRequest is a batch of a tenant's changes, in sequence order.
 type ApplyRequest struct {
+	// Tenant is the tenant whose changes these are.
 	Tenant  string
 	Changes []Change
 }
@@ -109,16 +138,21 @@ type ApplyResponse struct {
 	AppliedThrough uint64
 }
 
-// InspectRequest asks for the product store.
-type InspectRequest struct{}
+// InspectRequest asks for a tenant's product store.
+type InspectRequest struct {
+	// Tenant is the tenant whose store is wanted.
+	Tenant string
+}
 
 // InspectResponse is the product store as JSON.
 type InspectResponse struct {
 	JSON json.RawMessage
 }
 
-// ActionRequest runs an operator action.
+// ActionRequest runs an operator action for a tenant.
 type ActionRequest struct {
+	// Tenant is the tenant the action is for.
+	Tenant string
 	// Name is the action, e.g. "import-cards".
 	Name string
 	// Payload is the action's input, e.g. a CSV file.
@@ -132,6 +166,15 @@ type ActionResponse struct {
 	// Result is optional detail as JSON.
 	Result json.RawMessage
 }
+
+// PurgeRequest asks a backend to remove a tenant.
+type PurgeRequest struct {
+	// Tenant is the tenant to remove.
+	Tenant string
+}
+
+// PurgeResponse is empty; it exists so fields can be added.
+type PurgeResponse struct{}
 
 // Kind is the kind of a change.
 type Kind string
