@@ -48,17 +48,16 @@ func init() {
 }
 
 // serveBuiltin serves a built-in backend over the plugin protocol until
-// the host stops it, then closes the backend's product store.
+// the host stops it: one process serves every tenant of the backend
+// definition, each tenant with its own instance through sdk.PerTenant.
+// Then it closes the instances' product stores.
 func serveBuiltin(name string) error {
 	newBackend, ok := builtins[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "unknown backend %q; built-in backends are %s\n", name, builtinNames())
 		return fmt.Errorf("unknown backend %q", name)
 	}
-	b := newBackend()
+	b := sdk.PerTenant(func(string) sdk.Backend { return newBackend() }, sdk.PerTenantOptions{})
 	sdk.Serve(b)
-	if c, ok := b.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
+	return b.(io.Closer).Close()
 }

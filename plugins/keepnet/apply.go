@@ -13,8 +13,11 @@ import (
 
 // memberChunk is how many members one transaction adds, removes or drops.
 // A change with more members is applied in several transactions, each
-// idempotent; the last one records the change's Seq.
-var memberChunk = 1000
+// idempotent; the last one records the change's Seq. Each member's target
+// user is rewritten, about 2 KB for a user with the common SCIM
+// attributes, so a chunk stays well within the transaction limit of a
+// store sized by package badgerstore (15% of its memtable).
+var memberChunk = 200
 
 // conflictRetries bounds how often a transaction is retried after a
 // badger.ErrConflict.

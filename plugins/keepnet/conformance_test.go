@@ -3,6 +3,7 @@ package keepnet
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"reflect"
 	"testing"
 
@@ -23,12 +24,18 @@ const mappedSettings = `{
 	"mirror_groups": "true"
 }`
 
+// served returns the backend as its binary serves it: one instance per
+// tenant, through sdk.PerTenant.
+func served() sdk.Backend {
+	return sdk.PerTenant(func(string) sdk.Backend { return New() }, sdk.PerTenantOptions{})
+}
+
 func TestConformance(t *testing.T) {
 	t.Run("default settings", func(t *testing.T) {
-		sdktest.Run(t, New, sdktest.Options{})
+		sdktest.Run(t, served, sdktest.Options{})
 	})
 	t.Run("mapped, grouped and mirrored", func(t *testing.T) {
-		sdktest.Run(t, New, sdktest.Options{Settings: json.RawMessage(mappedSettings)})
+		sdktest.Run(t, served, sdktest.Options{Settings: json.RawMessage(mappedSettings)})
 	})
 }
 
@@ -37,9 +44,9 @@ func TestConformance(t *testing.T) {
 func TestSampleOverGRPC(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	b := New()
+	b := served()
 	t.Cleanup(func() {
-		if err := b.(*Backend).Close(); err != nil {
+		if err := b.(io.Closer).Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
@@ -54,7 +61,7 @@ func TestSampleOverGRPC(t *testing.T) {
 	if err != nil || resp.AppliedThrough != uint64(len(changes)) {
 		t.Fatalf("Apply = %+v, %v", resp, err)
 	}
-	ir, err := client.Inspect(ctx, &sdk.InspectRequest{})
+	ir, err := client.Inspect(ctx, &sdk.InspectRequest{Tenant: tenant})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func (f *feed) inspect() storeView { return inspectOf(f.t, f.b) }
 
 func inspectOf(t *testing.T, b *Backend) storeView {
 	t.Helper()
-	resp, err := b.Inspect(context.Background(), &sdk.InspectRequest{})
+	resp, err := b.Inspect(context.Background(), &sdk.InspectRequest{Tenant: tenant})
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}

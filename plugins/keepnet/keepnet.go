@@ -8,6 +8,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/caddy-scim/caddy-scim/plugins/internal/badgerstore"
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
 
@@ -21,12 +22,17 @@ const Version = "0.1.0"
 // settings to every stored user.
 const ActionRegroup = "regroup"
 
-// Backend is the Keepnet-style backend. Its zero value is not ready: use
-// New, then Configure before Apply.
+// Backend is the Keepnet-style backend for one tenant. Its zero value is
+// not ready: use New, then Configure before Apply. A plugin process serves
+// many tenants through sdk.PerTenant, one Backend each.
 type Backend struct {
-	// mu serializes calls: one tenant's changes are applied in order.
-	mu     sync.Mutex
-	db     *badger.DB
+	// mu serializes calls: the tenant's changes are applied in order.
+	mu sync.Mutex
+	// db is the product store, nil until a call needs it.
+	db *badger.DB
+	// groupReady says that the default target group of s exists in db.
+	groupReady bool
+	// dir is the data directory, "" before Configure and after Purge.
 	dir    string
 	tenant string
 	s      settings
@@ -34,6 +40,10 @@ type Backend struct {
 
 // New returns an unconfigured Keepnet-style backend.
 func New() sdk.Backend { return &Backend{s: defaultSettings()} }
+
+// errNotConfigured answers calls before Configure, or after Purge; the
+// host configures the tenant and retries.
+var errNotConfigured = sdk.Unavailable("keepnet backend is not configured yet")
 
 // Describe names the backend, requires an email for every user, and
 // documents the settings and the regroup action.
@@ -54,10 +64,12 @@ func (b *Backend) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.
 	}, nil
 }
 
-// Configure validates the tenant's settings and opens the product store in
-// req.DataDir. Bad settings are refused with an sdk.Invalid error naming
-// the setting. Configuring again with another DataDir closes the previous
-// store.
+// Configure validates the tenant's settings and remembers them with
+// req.DataDir. The product store there is opened, and the target group
+// created, by the first call that needs them, so configuring is cheap for
+// the many tenants that stay idle. Bad settings are refused with an
+// sdk.Invalid error naming the setting, and the previous settings stay.
+// Configuring again with another DataDir closes the previous store.
 func (b *Backend) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
 	s, err := parseSettings(req.Settings)
 	if err != nil {
@@ -68,27 +80,38 @@ func (b *Backend) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sd
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db != nil && b.dir != req.DataDir {
-		if err := b.db.Close(); err != nil {
-			return nil, fmt.Errorf("closing product store %s: %w", b.dir, err)
+	if b.dir != req.DataDir {
+		if err := b.closeLocked(); err != nil {
+			return nil, err
 		}
-		b.db = nil
+	}
+	b.dir, b.tenant, b.s, b.groupReady = req.DataDir, req.Tenant, s, false
+	return &sdk.ConfigureResponse{}, nil
+}
+
+// storeLocked returns the product store, opening it and creating the
+// default target group when needed. b.mu is held.
+func (b *Backend) storeLocked() (*badger.DB, error) {
+	if b.dir == "" {
+		return nil, errNotConfigured
 	}
 	if b.db == nil {
-		db, err := badger.Open(badger.DefaultOptions(req.DataDir).WithLogger(nil))
+		db, err := badger.Open(badgerstore.Options(b.dir))
 		if err != nil {
-			return nil, fmt.Errorf("opening product store %s: %w", req.DataDir, err)
+			return nil, fmt.Errorf("opening product store %s: %w", b.dir, err)
 		}
 		if err := checkLayout(db); err != nil {
-			return nil, errors.Join(fmt.Errorf("opening product store %s: %w", req.DataDir, err), db.Close())
+			return nil, errors.Join(fmt.Errorf("opening product store %s: %w", b.dir, err), db.Close())
 		}
-		b.db, b.dir = db, req.DataDir
+		b.db = db
 	}
-	if err := update(b.db, s, (*tx).ensureDefaultGroup); err != nil {
-		return nil, fmt.Errorf("creating target group %q: %w", s.targetGroup, err)
+	if !b.groupReady {
+		if err := update(b.db, b.s, (*tx).ensureDefaultGroup); err != nil {
+			return nil, fmt.Errorf("creating target group %q: %w", b.s.targetGroup, err)
+		}
+		b.groupReady = true
 	}
-	b.tenant, b.s = req.Tenant, s
-	return &sdk.ConfigureResponse{}, nil
+	return b.db, nil
 }
 
 // Apply applies changes in order, each once: a change whose Seq is at or
@@ -97,8 +120,9 @@ func (b *Backend) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sd
 func (b *Backend) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
-		return &sdk.ApplyResponse{}, sdk.Unavailable("keepnet backend is not configured yet")
+	db, err := b.storeLocked()
+	if err != nil {
+		return &sdk.ApplyResponse{}, err
 	}
 	return sdk.ApplyEach(req, func(c sdk.Change) error {
 		if err := ctx.Err(); err != nil {
@@ -107,7 +131,7 @@ func (b *Backend) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyR
 		if b.tenant != "" && c.Tenant != "" && c.Tenant != b.tenant {
 			return sdk.Invalid("change %d is for tenant %q, this backend serves %q", c.Seq, c.Tenant, b.tenant)
 		}
-		return applyChange(ctx, b.db, b.s, c)
+		return applyChange(ctx, db, b.s, c)
 	})
 }
 
@@ -118,10 +142,11 @@ func (b *Backend) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.Acti
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
-		return nil, sdk.Unavailable("keepnet backend is not configured yet")
+	db, err := b.storeLocked()
+	if err != nil {
+		return nil, err
 	}
-	return regroup(ctx, b.db, b.s)
+	return regroup(ctx, db, b.s)
 }
 
 // Inspect returns the product store as JSON: target users, target groups,
@@ -129,26 +154,47 @@ func (b *Backend) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.Acti
 func (b *Backend) Inspect(ctx context.Context, req *sdk.InspectRequest) (*sdk.InspectResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
-		return nil, sdk.Unavailable("keepnet backend is not configured yet")
+	db, err := b.storeLocked()
+	if err != nil {
+		return nil, err
 	}
-	raw, err := inspect(b.db, b.s)
+	raw, err := inspect(db, b.s)
 	if err != nil {
 		return nil, fmt.Errorf("reading product store %s: %w", b.dir, err)
 	}
 	return &sdk.InspectResponse{JSON: raw}, nil
 }
 
-// Close closes the product store. It is safe to call more than once and
-// before Configure.
+// Purge closes the product store, removes the data directory and forgets
+// the configuration: later calls answer as before Configure.
+func (b *Backend) Purge(ctx context.Context, req *sdk.PurgeRequest) (*sdk.PurgeResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dir == "" {
+		return nil, errNotConfigured
+	}
+	if err := badgerstore.Remove(b.dir, b.closeLocked); err != nil {
+		return nil, fmt.Errorf("purging the keepnet store: %w", err)
+	}
+	b.dir, b.tenant, b.s = "", "", defaultSettings()
+	return &sdk.PurgeResponse{}, nil
+}
+
+// Close closes the product store. The configuration stays: a later call
+// opens the store again. It is safe to call more than once and before
+// Configure.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.closeLocked()
+}
+
+func (b *Backend) closeLocked() error {
 	if b.db == nil {
 		return nil
 	}
 	err := b.db.Close()
-	b.db = nil
+	b.db, b.groupReady = nil, false
 	if err != nil {
 		return fmt.Errorf("closing product store %s: %w", b.dir, err)
 	}
@@ -160,4 +206,5 @@ var (
 	_ sdk.Backend   = (*Backend)(nil)
 	_ sdk.Inspector = (*Backend)(nil)
 	_ sdk.Actioner  = (*Backend)(nil)
+	_ sdk.Purger    = (*Backend)(nil)
 )

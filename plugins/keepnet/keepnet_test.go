@@ -3,12 +3,17 @@ package keepnet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
+	"github.com/caddy-scim/caddy-scim/plugins/sdk/sdktest"
 )
 
 func TestFieldMapping(t *testing.T) {
@@ -656,7 +661,7 @@ func TestRegroup(t *testing.T) {
 	}
 	regroup := func() {
 		t.Helper()
-		if _, err := b.Action(ctx, &sdk.ActionRequest{Name: ActionRegroup}); err != nil {
+		if _, err := b.Action(ctx, &sdk.ActionRequest{Tenant: tenant, Name: ActionRegroup}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -686,7 +691,7 @@ func TestRegroup(t *testing.T) {
 		t.Errorf("groups after turning group_by and mirroring off = %v, want %v", got, want)
 	}
 
-	_, err := b.Action(ctx, &sdk.ActionRequest{Name: "import-cards"})
+	_, err := b.Action(ctx, &sdk.ActionRequest{Tenant: tenant, Name: "import-cards"})
 	if !sdk.IsInvalid(err) || !strings.Contains(err.Error(), ActionRegroup) {
 		t.Errorf("unknown action = %v", err)
 	}
@@ -697,7 +702,7 @@ func TestInspectShape(t *testing.T) {
 	f.user(sdk.UserCreated, person("u2", "zed@example.com", "title", "Eng", entURN+":department", "Sales"))
 	f.user(sdk.UserCreated, person("u1", "amy@example.com"))
 	f.group(sdk.GroupCreated, "g1", "Admins", "u2", "u1")
-	resp, err := f.b.Inspect(context.Background(), &sdk.InspectRequest{})
+	resp, err := f.b.Inspect(context.Background(), &sdk.InspectRequest{Tenant: tenant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,7 +741,7 @@ func TestInspectShape(t *testing.T) {
 
 func TestInspectEmptyStore(t *testing.T) {
 	f := newFeed(t, "")
-	resp, err := f.b.Inspect(context.Background(), &sdk.InspectRequest{})
+	resp, err := f.b.Inspect(context.Background(), &sdk.InspectRequest{Tenant: tenant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -753,10 +758,100 @@ func TestNotConfigured(t *testing.T) {
 	if _, err := b.Apply(ctx, batch(1, sdk.Change{Kind: sdk.UserCreated, User: dept("a", "")})); !sdk.IsUnavailable(err) {
 		t.Errorf("Apply before Configure = %v", err)
 	}
-	if _, err := b.Inspect(ctx, &sdk.InspectRequest{}); err == nil {
+	if _, err := b.Inspect(ctx, &sdk.InspectRequest{Tenant: tenant}); err == nil {
 		t.Error("Inspect before Configure succeeded")
+	}
+	if _, err := b.Purge(ctx, &sdk.PurgeRequest{Tenant: tenant}); !sdk.IsUnavailable(err) {
+		t.Errorf("Purge before Configure = %v", err)
 	}
 	if err := b.Close(); err != nil {
 		t.Errorf("Close before Configure: %v", err)
+	}
+}
+
+// TestConfigureOpensNoStore configures a tenant without touching its data
+// directory: the store is opened, and the target group made, by the first
+// call that needs them.
+func TestConfigureOpensNoStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "backends", tenant)
+	b := open(t, dir, `{"target_group":"Everyone"}`)
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Configure touched the data directory: %v", err)
+	}
+	if b.db != nil {
+		t.Fatal("Configure opened the store")
+	}
+	if got := inspectOf(t, b).groups(); !reflect.DeepEqual(got, map[string][]string{"Everyone/default": {}}) {
+		t.Errorf("groups on first use = %v, want the target group", got)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the first Inspect made no store: %v", err)
+	}
+}
+
+func TestCloseKeepsTheConfiguration(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, t.TempDir(), `{"target_group":"Everyone"}`)
+	if _, err := b.Apply(ctx, batch(1, sdk.Change{Kind: sdk.UserCreated, User: dept("a", "")})); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v := inspectOf(t, b)
+	if v.LastSeq != 1 || !reflect.DeepEqual(v.groups(), map[string][]string{"Everyone/default": {"a@example.com"}}) {
+		t.Errorf("after Close, Inspect = %+v; want the store reopened", v)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := open(t, dir, `{"target_group":"Everyone"}`)
+	if _, err := b.Apply(ctx, batch(1, sdk.Change{Kind: sdk.UserCreated, User: dept("a", "")})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Purge(ctx, &sdk.PurgeRequest{Tenant: tenant}); err != nil {
+		t.Fatalf("Purge: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Purge the data directory is still there: %v", err)
+	}
+	if _, err := b.Apply(ctx, batch(2, sdk.Change{Kind: sdk.UserCreated, User: dept("b", "")})); !sdk.IsUnavailable(err) {
+		t.Errorf("Apply after Purge = %v, want Unavailable: the tenant is forgotten", err)
+	}
+	if _, err := b.Inspect(ctx, &sdk.InspectRequest{Tenant: tenant}); !sdk.IsUnavailable(err) {
+		t.Errorf("Inspect after Purge = %v, want Unavailable", err)
+	}
+	if _, err := b.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if v := inspectOf(t, b); len(v.TargetUsers) != 0 || v.LastSeq != 0 {
+		t.Errorf("configured again after Purge, the store is %+v; want it empty", v)
+	}
+}
+
+// TestLargeGroupFitsTheStore adds more than memberChunk users that carry
+// every common SCIM attribute to one mirrored group in one change: each of
+// the change's transactions, which rewrite memberChunk target users, must
+// fit the transaction limit of a store sized for many tenants (see package
+// badgerstore).
+func TestLargeGroupFitsTheStore(t *testing.T) {
+	f := newFeed(t, `{"mirror_groups":"true","field_map":[["job","title"],["office","addresses[type eq \"work\"].locality"]]}`)
+	sample := sdktest.SampleChanges(tenant)[0].User
+	var ids []string
+	for i := range 2*memberChunk + 1 {
+		u := *sample
+		u.ID = fmt.Sprintf("%s-%04d", sample.ID, i)
+		u.Email = fmt.Sprintf("user%04d@example.com", i)
+		u.Emails = []sdk.Email{{Value: u.Email, Type: "work", Primary: true}}
+		u.Attributes = maps.Clone(sample.Attributes)
+		u.Attributes["id"], u.Attributes["emails.value"], u.Attributes[`emails[type eq "work"].value`] = u.ID, u.Email, u.Email
+		f.user(sdk.UserCreated, &u)
+		ids = append(ids, u.ID)
+	}
+	f.group(sdk.MembersAdded, "g1", "Everyone", ids...)
+	if got := len(f.inspect().groups()["Everyone/idp"]); got != len(ids) {
+		t.Errorf("the mirrored group has %d members, want %d", got, len(ids))
 	}
 }

@@ -29,7 +29,7 @@ const Version = "1.0.0"
 // configured by the host and must be closed with Close.
 type Backend struct {
 	// The shared print-management store provides Describe, Configure,
-	// Apply, Action and Close.
+	// Apply, Action, Purge and Close.
 	*printstore.Backend[profile]
 }
 
@@ -150,4 +150,5 @@ var (
 	_ sdk.Backend   = (*Backend)(nil)
 	_ sdk.Inspector = (*Backend)(nil)
 	_ sdk.Actioner  = (*Backend)(nil)
+	_ sdk.Purger    = (*Backend)(nil)
 )

@@ -427,7 +427,7 @@ func TestImportCardsInvalid(t *testing.T) {
 		})
 	}
 	h := newHarness(t, "")
-	if _, err := h.B.Action(context.Background(), &sdk.ActionRequest{Name: "export-cards"}); !sdk.IsInvalid(err) ||
+	if _, err := h.B.Action(context.Background(), &sdk.ActionRequest{Tenant: "acme", Name: "export-cards"}); !sdk.IsInvalid(err) ||
 		!strings.Contains(err.Error(), "import-cards") {
 		t.Errorf("unknown action: err = %v", err)
 	}

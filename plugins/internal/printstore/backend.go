@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/hashicorp/go-hclog"
 
+	"github.com/caddy-scim/caddy-scim/plugins/internal/badgerstore"
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
 
@@ -44,11 +43,14 @@ type Backend[P any] struct {
 	// change or an import needs more than one.
 	chunk int
 
-	mu       sync.Mutex
-	db       *badger.DB
+	mu sync.Mutex
+	// db is the store, nil until a call needs it.
+	db *badger.DB
+	// dir is the data directory, "" before Configure and after Purge.
 	dir      string
 	settings Settings
-	last     uint64
+	// last is the Seq of the last change applied, read when db opens.
+	last uint64
 }
 
 // NewBackend returns an unconfigured backend for p.
@@ -56,8 +58,9 @@ func NewBackend[P any](p Product[P]) *Backend[P] {
 	return &Backend[P]{product: p, chunk: 1000, settings: DefaultSettings()}
 }
 
-// errNotConfigured answers calls that need the store before Configure. It
-// is retried: the host configures a backend before it applies changes.
+// errNotConfigured answers calls that need the store before Configure, or
+// after Purge. It is retried: the host configures a tenant before it
+// applies its changes.
 var errNotConfigured = sdk.Unavailable("the backend is not configured yet")
 
 // Describe names the backend, its settings and its actions.
@@ -77,9 +80,11 @@ func (b *Backend[P]) Describe(ctx context.Context, req *sdk.DescribeRequest) (*s
 	}, nil
 }
 
-// Configure validates the settings and opens the product store in
-// req.DataDir. It may be called again with new settings; a different data
-// directory closes the old store first.
+// Configure validates the settings and remembers them with req.DataDir;
+// the product store there is opened by the first call that needs it, so
+// configuring is cheap for the many tenants that stay idle. It may be
+// called again with new settings; a different data directory closes the
+// old store. A refused configuration leaves the previous one in force.
 func (b *Backend[P]) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
 	s, err := ParseSettings(req.Settings)
 	if err != nil {
@@ -90,24 +95,35 @@ func (b *Backend[P]) Configure(ctx context.Context, req *sdk.ConfigureRequest) (
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db != nil && b.dir != req.DataDir {
+	if b.dir != req.DataDir {
 		if err := b.closeLocked(); err != nil {
 			return nil, err
 		}
 	}
-	if b.db == nil {
-		db, last, err := openStore(req.DataDir)
-		if err != nil {
-			return nil, fmt.Errorf("configuring %s: %w", b.product.Name, err)
-		}
-		b.db, b.dir, b.last = db, req.DataDir, last
-	}
-	b.settings = s
+	b.dir, b.settings = req.DataDir, s
 	return &sdk.ConfigureResponse{}, nil
 }
 
-// Close closes the product store. It is safe before Configure and safe to
-// call twice.
+// openLocked opens the product store in the configured data directory
+// unless it is open. b.mu is held.
+func (b *Backend[P]) openLocked() error {
+	if b.db != nil {
+		return nil
+	}
+	if b.dir == "" {
+		return errNotConfigured
+	}
+	db, last, err := openStore(b.dir)
+	if err != nil {
+		return fmt.Errorf("opening the %s store: %w", b.product.Name, err)
+	}
+	b.db, b.last = db, last
+	return nil
+}
+
+// Close closes the product store. The configuration stays: a later call
+// opens the store again. It is safe before Configure and safe to call
+// twice.
 func (b *Backend[P]) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -119,11 +135,26 @@ func (b *Backend[P]) closeLocked() error {
 		return nil
 	}
 	err := b.db.Close()
-	b.db, b.dir, b.last = nil, "", 0
+	b.db, b.last = nil, 0
 	if err != nil {
 		return fmt.Errorf("closing %s store: %w", b.product.Name, err)
 	}
 	return nil
+}
+
+// Purge closes the product store, removes the data directory and forgets
+// the configuration: later calls answer as before Configure.
+func (b *Backend[P]) Purge(ctx context.Context, req *sdk.PurgeRequest) (*sdk.PurgeResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dir == "" {
+		return nil, errNotConfigured
+	}
+	if err := badgerstore.Remove(b.dir, b.closeLocked); err != nil {
+		return nil, fmt.Errorf("purging the %s store: %w", b.product.Name, err)
+	}
+	b.dir, b.settings = "", DefaultSettings()
+	return &sdk.PurgeResponse{}, nil
 }
 
 // Apply applies a batch of changes in order, skipping those at or below
@@ -131,8 +162,8 @@ func (b *Backend[P]) closeLocked() error {
 func (b *Backend[P]) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
-		return &sdk.ApplyResponse{}, errNotConfigured
+	if err := b.openLocked(); err != nil {
+		return &sdk.ApplyResponse{}, err
 	}
 	return sdk.ApplyEach(req, func(c sdk.Change) error {
 		if err := ctx.Err(); err != nil {
@@ -160,8 +191,8 @@ func (b *Backend[P]) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.A
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
-		return nil, errNotConfigured
+	if err := b.openLocked(); err != nil {
+		return nil, err
 	}
 	return b.importCards(ctx, rows)
 }
@@ -169,12 +200,8 @@ func (b *Backend[P]) Action(ctx context.Context, req *sdk.ActionRequest) (*sdk.A
 // openStore opens the Badger database in dir, checks its layout version
 // and reads the last applied sequence number.
 func openStore(dir string) (*badger.DB, uint64, error) {
-	opts := badger.DefaultOptions(dir).
+	opts := badgerstore.Options(dir).
 		WithSyncWrites(true).
-		WithLogger(badgerLogger{hclog.Default().Named("badger")}).
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(2).
-		WithBlockCacheSize(16 << 20).
 		WithCompactL0OnClose(true)
 	db, err := badger.Open(opts)
 	if err != nil {
@@ -208,15 +235,3 @@ func openStore(dir string) (*badger.DB, uint64, error) {
 	}
 	return db, last, nil
 }
-
-// badgerLogger sends Badger's logs to the plugin's hclog logger, which the
-// host re-logs under the plugin's name. Badger's info messages are demoted
-// to debug.
-type badgerLogger struct{ l hclog.Logger }
-
-func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(logLine(f, a)) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(logLine(f, a)) }
-func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(logLine(f, a)) }
-func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(logLine(f, a)) }
-
-func logLine(f string, a []any) string { return strings.TrimRight(fmt.Sprintf(f, a...), "\n") }

@@ -3,8 +3,12 @@ package printstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -146,6 +150,106 @@ func TestImportSpansTransactions(t *testing.T) {
 	}
 }
 
+// TestLargeChangesFitTheStore applies a membership change and a card
+// import of more than two chunks each, with the default chunk: each
+// transaction must fit the transaction limit of a store sized for many
+// tenants (see package badgerstore).
+func TestLargeChangesFitTheStore(t *testing.T) {
+	b := testBackend(t)
+	ctx := context.Background()
+	n := 2*b.chunk + 1
+	var changes []sdk.Change
+	var members []sdk.Member
+	var csv strings.Builder
+	// A profile about as large as a product's: name, email, department,
+	// cost center and the like.
+	title := strings.Repeat("Senior Site Reliability Engineer, ", 8)
+	for i := range n {
+		id := fmt.Sprintf("2819c223-7f76-453a-919d-%012d", i)
+		login := fmt.Sprintf("user%05d@example.com", i)
+		changes = append(changes, sdk.Change{Seq: uint64(i + 1), Kind: sdk.UserCreated, User: &sdk.User{ID: id, UserName: login, Title: title, Active: true}})
+		members = append(members, sdk.Member{ID: id, Type: "User"})
+		fmt.Fprintf(&csv, "%s,%010d\n", login, i)
+	}
+	changes = append(changes, sdk.Change{Seq: uint64(n + 1), Kind: sdk.MembersAdded, Group: &sdk.Group{ID: "g1", DisplayName: "Everyone"}, Members: members})
+	if _, err := b.Apply(ctx, &sdk.ApplyRequest{Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.Action(ctx, &sdk.ActionRequest{Name: ActionImportCards, Payload: []byte(csv.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := b.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Groups) != 1 || len(snap.Groups[0].Members) != n || len(snap.Users[n-1].Cards) != 1 {
+		t.Errorf("after %d members and cards: %d groups, import %q", n, len(snap.Groups), resp.Message)
+	}
+}
+
+// TestConfigureOpensNoStore configures a backend without touching its
+// data directory: the store is opened by the first call that needs it.
+func TestConfigureOpensNoStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "backends", "acme")
+	b := NewBackend(Product[note]{Name: "test", KeyName: "login"})
+	t.Cleanup(func() { b.Close() })
+	ctx := context.Background()
+	if _, err := b.Configure(ctx, &sdk.ConfigureRequest{Tenant: "acme", DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) || b.db != nil {
+		t.Fatalf("Configure opened the store (stat: %v)", err)
+	}
+	if snap, err := b.Snapshot(ctx); err != nil || snap.LastSeq != 0 {
+		t.Fatalf("Snapshot on first use = %+v, %v", snap, err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the first call made no store: %v", err)
+	}
+}
+
+func TestCloseKeepsTheConfiguration(t *testing.T) {
+	b := testBackend(t)
+	ctx := context.Background()
+	if _, err := b.Apply(ctx, &sdk.ApplyRequest{Changes: []sdk.Change{{Seq: 1, Kind: sdk.UserCreated, User: &sdk.User{ID: "u1", UserName: "a"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := b.Snapshot(ctx); err != nil || snap.LastSeq != 1 || len(snap.Users) != 1 {
+		t.Errorf("Snapshot after Close = %+v, %v; want the store reopened", snap, err)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	b := testBackend(t)
+	ctx := context.Background()
+	dir := b.dir
+	if _, err := b.Apply(ctx, &sdk.ApplyRequest{Changes: []sdk.Change{{Seq: 1, Kind: sdk.UserCreated, User: &sdk.User{ID: "u1", UserName: "a"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Purge(ctx, &sdk.PurgeRequest{Tenant: "acme"}); err != nil {
+		t.Fatalf("Purge: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Purge the data directory is still there: %v", err)
+	}
+	if _, err := b.Apply(ctx, &sdk.ApplyRequest{Changes: []sdk.Change{{Seq: 2, Kind: sdk.UserCreated, User: &sdk.User{ID: "u2", UserName: "b"}}}}); !sdk.IsUnavailable(err) {
+		t.Errorf("Apply after Purge = %v, want Unavailable: the tenant is forgotten", err)
+	}
+	if _, err := b.Purge(ctx, &sdk.PurgeRequest{Tenant: "acme"}); !sdk.IsUnavailable(err) {
+		t.Errorf("Purge after Purge = %v, want Unavailable", err)
+	}
+	if _, err := b.Configure(ctx, &sdk.ConfigureRequest{Tenant: "acme", DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := b.Snapshot(ctx); err != nil || snap.LastSeq != 0 || len(snap.Users) != 0 {
+		t.Errorf("configured again after Purge, Snapshot = %+v, %v; want an empty store", snap, err)
+	}
+}
+
 func TestParseSettingsDefaults(t *testing.T) {
 	s, err := ParseSettings(nil)
 	if err != nil || s != (Settings{CardsOnDeactivate: Keep, CardsOnDelete: Remove}) {
@@ -180,7 +284,7 @@ func TestReconfigure(t *testing.T) {
 	if _, err := b.Configure(ctx, &sdk.ConfigureRequest{DataDir: dir, Settings: json.RawMessage(`{"x":"y"}`)}); !sdk.IsInvalid(err) {
 		t.Fatalf("err = %v", err)
 	}
-	if b.db == nil || b.dir == dir {
+	if b.dir == dir {
 		t.Errorf("a refused configuration changed the store")
 	}
 	if err := b.Close(); err != nil {

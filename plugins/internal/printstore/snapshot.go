@@ -51,8 +51,8 @@ type RetainedCard struct {
 func (b *Backend[P]) Snapshot(ctx context.Context) (*Snapshot[P], error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
-		return nil, errNotConfigured
+	if err := b.openLocked(); err != nil {
+		return nil, err
 	}
 	var s Snapshot[P]
 	err := b.db.View(func(txn *badger.Txn) error {

@@ -15,6 +15,9 @@ import (
 	"github.com/caddy-scim/caddy-scim/plugins/sdk/sdktest"
 )
 
+// tenant is the tenant of the harness's requests and changes.
+const tenant = "acme"
+
 // Backend is what a print backend implements.
 type Backend interface {
 	sdk.Backend
@@ -49,7 +52,7 @@ func New[S any](t *testing.T, newBackend func() Backend, settings string) *Harne
 func (h *Harness[S]) open(settings string) {
 	h.T.Helper()
 	b := h.newBackend()
-	req := &sdk.ConfigureRequest{Tenant: "acme", DataDir: h.Dir}
+	req := &sdk.ConfigureRequest{Tenant: tenant, DataDir: h.Dir}
 	if settings != "" {
 		req.Settings = json.RawMessage(settings)
 	}
@@ -75,13 +78,13 @@ func (h *Harness[S]) Next() uint64 { h.seq++; return h.seq }
 
 // UserChange returns a user change with the next sequence number.
 func (h *Harness[S]) UserChange(kind sdk.Kind, u *sdk.User) sdk.Change {
-	return sdk.Change{Seq: h.Next(), Tenant: "acme", Kind: kind, User: u}
+	return sdk.Change{Seq: h.Next(), Tenant: tenant, Kind: kind, User: u}
 }
 
 // GroupChange returns a group change with the next sequence number; the
 // members are user ids.
 func (h *Harness[S]) GroupChange(kind sdk.Kind, id, name string, members ...string) sdk.Change {
-	c := sdk.Change{Seq: h.Next(), Tenant: "acme", Kind: kind, Group: &sdk.Group{ID: id, DisplayName: name}}
+	c := sdk.Change{Seq: h.Next(), Tenant: tenant, Kind: kind, Group: &sdk.Group{ID: id, DisplayName: name}}
 	for _, m := range members {
 		c.Members = append(c.Members, sdk.Member{ID: m, Type: "User"})
 	}
@@ -90,7 +93,7 @@ func (h *Harness[S]) GroupChange(kind sdk.Kind, id, name string, members ...stri
 
 // Apply applies changes as one batch.
 func (h *Harness[S]) Apply(changes ...sdk.Change) (*sdk.ApplyResponse, error) {
-	return h.B.Apply(context.Background(), &sdk.ApplyRequest{Tenant: "acme", Changes: changes})
+	return h.B.Apply(context.Background(), &sdk.ApplyRequest{Tenant: tenant, Changes: changes})
 }
 
 // MustApply applies changes as one batch and fails the test on an error.
@@ -103,7 +106,7 @@ func (h *Harness[S]) MustApply(changes ...sdk.Change) {
 
 // Import runs import-cards with csv.
 func (h *Harness[S]) Import(csv string) (*sdk.ActionResponse, error) {
-	return h.B.Action(context.Background(), &sdk.ActionRequest{Name: "import-cards", Payload: []byte(csv)})
+	return h.B.Action(context.Background(), &sdk.ActionRequest{Tenant: tenant, Name: "import-cards", Payload: []byte(csv)})
 }
 
 // MustImport runs import-cards and fails the test on an error.
@@ -119,7 +122,7 @@ func (h *Harness[S]) MustImport(csv string) *sdk.ActionResponse {
 // InspectJSON returns the backend's Inspect JSON.
 func (h *Harness[S]) InspectJSON() []byte {
 	h.T.Helper()
-	resp, err := h.B.Inspect(context.Background(), &sdk.InspectRequest{})
+	resp, err := h.B.Inspect(context.Background(), &sdk.InspectRequest{Tenant: tenant})
 	if err != nil {
 		h.T.Fatalf("inspect: %v", err)
 	}
@@ -159,42 +162,45 @@ func (h *Harness[S]) Golden(path string, update bool) {
 	}
 }
 
-// Conformance runs the SDK's conformance harness against a print backend
-// with its default settings and with cards kept on delete, then sends the
-// sample changes, a bad setting, a malformed CSV and a card import through
-// the plugin's gRPC connection, so typed errors and the import result
-// survive the trip. importCSV must add one card and refuse its second row.
+// Conformance runs the SDK's conformance harness against a print backend,
+// served through sdk.PerTenant as its binary serves it, with its default
+// settings and with cards kept on delete; then it sends the sample
+// changes, a bad setting, a malformed CSV and a card import through the
+// plugin's gRPC connection, so typed errors and the import result survive
+// the trip. importCSV must add one card and refuse its second row.
 func Conformance(t *testing.T, newBackend func() sdk.Backend, importCSV string) {
+	served := func() sdk.Backend {
+		return sdk.PerTenant(func(string) sdk.Backend { return newBackend() }, sdk.PerTenantOptions{})
+	}
 	for name, settings := range map[string]string{
 		"defaults":             `{}`,
 		"cards kept on delete": `{"cards_on_delete":"keep"}`,
 	} {
 		t.Run("sdktest/"+name, func(t *testing.T) {
-			sdktest.Run(t, newBackend, sdktest.Options{Settings: json.RawMessage(settings)})
+			sdktest.Run(t, served, sdktest.Options{Settings: json.RawMessage(settings)})
 		})
 	}
 	t.Run("through the plugin", func(t *testing.T) {
-		impl := newBackend()
-		if c, ok := impl.(io.Closer); ok {
-			defer c.Close()
-		}
+		dir := t.TempDir() // before the backend, so it is removed after the backend is closed
+		impl := served()
+		t.Cleanup(func() { impl.(io.Closer).Close() })
 		c := sdktest.Connect(t, impl)
 		ctx := t.Context()
-		if _, err := c.Configure(ctx, &sdk.ConfigureRequest{Tenant: "acme", DataDir: t.TempDir()}); err != nil {
+		if _, err := c.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, DataDir: dir}); err != nil {
 			t.Fatal(err)
 		}
-		changes := sdktest.SampleChanges("acme")
-		resp, err := c.Apply(ctx, &sdk.ApplyRequest{Tenant: "acme", Changes: changes})
+		changes := sdktest.SampleChanges(tenant)
+		resp, err := c.Apply(ctx, &sdk.ApplyRequest{Tenant: tenant, Changes: changes})
 		if err != nil || resp.AppliedThrough != uint64(len(changes)) {
 			t.Fatalf("apply: %+v, %v", resp, err)
 		}
-		if _, err := c.Configure(ctx, &sdk.ConfigureRequest{Tenant: "acme", DataDir: t.TempDir(), Settings: json.RawMessage(`{"cards_on_delete":"shred"}`)}); !sdk.IsInvalid(err) {
+		if _, err := c.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, DataDir: dir, Settings: json.RawMessage(`{"cards_on_delete":"shred"}`)}); !sdk.IsInvalid(err) {
 			t.Errorf("bad setting through the plugin: err = %v, want Invalid", err)
 		}
-		if _, err := c.Action(ctx, &sdk.ActionRequest{Name: "import-cards", Payload: []byte("\"unterminated")}); !sdk.IsInvalid(err) {
+		if _, err := c.Action(ctx, &sdk.ActionRequest{Tenant: tenant, Name: "import-cards", Payload: []byte("\"unterminated")}); !sdk.IsInvalid(err) {
 			t.Errorf("malformed CSV through the plugin: err = %v, want Invalid", err)
 		}
-		imp, err := c.Action(ctx, &sdk.ActionRequest{Name: "import-cards", Payload: []byte(importCSV)})
+		imp, err := c.Action(ctx, &sdk.ActionRequest{Tenant: tenant, Name: "import-cards", Payload: []byte(importCSV)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +213,7 @@ func Conformance(t *testing.T, newBackend func() sdk.Backend, importCSV string) 
 		if err := json.Unmarshal(imp.Result, &res); err != nil || res.Added != 1 || len(res.Refused) != 1 || res.Refused[0].Line != 2 {
 			t.Errorf("import through the plugin: %q %s (%v)", imp.Message, imp.Result, err)
 		}
-		out, err := c.Inspect(ctx, &sdk.InspectRequest{})
+		out, err := c.Inspect(ctx, &sdk.InspectRequest{Tenant: tenant})
 		if err != nil {
 			t.Fatal(err)
 		}
