@@ -43,6 +43,11 @@ const (
 	flawIgnoresMalformed
 	// Configure accepts settings without the required one.
 	flawNoRequiredSetting
+	// One instance serves every tenant from one store, whatever the
+	// requests' Tenant: it is not wrapped in sdk.PerTenant.
+	flawMixesTenants
+	// Purge forgets the store but leaves it on disk.
+	flawPurgeKeepsData
 )
 
 // refStore is the reference backend's product store.
@@ -67,8 +72,9 @@ type refGroup struct {
 	Members map[string]bool `json:"members"`
 }
 
-// refBackend is a small, correct backend that keeps its store in a JSON
-// file in DataDir, unless built with a flaw.
+// refBackend is a small, correct backend for one tenant that keeps its
+// store in a JSON file in DataDir, unless built with a flaw. It serves many
+// tenants through sdk.PerTenant (see newRef).
 type refBackend struct {
 	flaw flaw
 
@@ -240,6 +246,10 @@ func (b *refBackend) save() error {
 	if err != nil {
 		return err
 	}
+	// DataDir may not exist: after a purge, it is gone.
+	if err := os.MkdirAll(filepath.Dir(b.path), 0o700); err != nil {
+		return err
+	}
 	return os.WriteFile(b.path, data, 0o600)
 }
 
@@ -254,6 +264,28 @@ func (b *refBackend) Inspect(context.Context, *sdk.InspectRequest) (*sdk.Inspect
 }
 
 func (b *refBackend) Close() error { return nil }
+
+// Purge removes the store's directory.
+func (b *refBackend) Purge(context.Context, *sdk.PurgeRequest) (*sdk.PurgeResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.flaw != flawPurgeKeepsData {
+		if err := os.RemoveAll(filepath.Dir(b.path)); err != nil {
+			return nil, fmt.Errorf("removing store: %w", err)
+		}
+	}
+	b.store = refStore{}
+	return &sdk.PurgeResponse{}, nil
+}
+
+// newRef returns a reference backend with f, serving many tenants as its
+// binary would: through sdk.PerTenant, unless the flaw is to mix them.
+func newRef(f flaw) sdk.Backend {
+	if f == flawMixesTenants {
+		return &refBackend{flaw: f}
+	}
+	return sdk.PerTenant(func(string) sdk.Backend { return &refBackend{flaw: f} }, sdk.PerTenantOptions{})
+}
 
 // blind is a backend without Inspect.
 type blind struct{ b *refBackend }
@@ -274,5 +306,6 @@ func (x blind) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResp
 var (
 	_ sdk.Backend   = (*refBackend)(nil)
 	_ sdk.Inspector = (*refBackend)(nil)
+	_ sdk.Purger    = (*refBackend)(nil)
 	_ sdk.Backend   = blind{}
 )

@@ -30,6 +30,7 @@ var checks = []check{
 	{"restart", checkRestart},
 	{"required-attributes", checkRequiredAttributes},
 	{"error-typing", checkErrorTyping},
+	{"tenants", checkTenants},
 }
 
 // stalePrefix is how many of SampleChanges the checks re-send after all of
@@ -74,7 +75,7 @@ func checkIdempotency(t testing.TB, h *harness) {
 	inst := h.start(t, t.TempDir())
 	inst.applyExpecting(t, changes, "applying the sample changes")
 	var first string
-	if inst.inspects() {
+	if inst.inspects(t) {
 		first = inst.inspect(t)
 	}
 	resend := []struct {
@@ -86,7 +87,7 @@ func checkIdempotency(t testing.TB, h *harness) {
 	}
 	for _, r := range resend {
 		inst.applyExpecting(t, r.changes, r.what)
-		if !inst.inspects() {
+		if !inst.inspects(t) {
 			continue
 		}
 		if again := inst.inspect(t); again != first {
@@ -116,7 +117,7 @@ func checkOrdering(t testing.TB, h *harness) {
 		for _, batch := range l.batches {
 			inst.applyExpecting(t, batch, "applying the sample changes "+l.name)
 		}
-		if inst.inspects() {
+		if inst.inspects(t) {
 			stores = append(stores, inst.inspect(t))
 		}
 	}
@@ -139,14 +140,14 @@ func checkRestart(t testing.TB, h *harness) {
 	first := h.start(t, dir)
 	first.applyExpecting(t, changes, "applying the sample changes")
 	var written string
-	if first.inspects() {
+	if first.inspects(t) {
 		written = first.inspect(t)
 	}
 	first.close()
 
 	second := h.start(t, dir)
 	var before string
-	if second.inspects() {
+	if second.inspects(t) {
 		before = second.inspect(t)
 		if before != written {
 			t.Errorf("a new instance configured with the same DataDir shows a different product store than the instance that wrote it; "+
@@ -163,7 +164,7 @@ func checkRestart(t testing.TB, h *harness) {
 	}
 	for _, r := range resend {
 		second.applyExpecting(t, r.changes, "after a restart, "+r.what)
-		if !second.inspects() {
+		if !second.inspects(t) {
 			continue
 		}
 		if after := second.inspect(t); after != before {
@@ -274,9 +275,9 @@ func checkErrorTyping(t testing.TB, h *harness) {
 			// The directory is made first so that it is removed after the
 			// backend is closed.
 			dir := t.TempDir()
-			inst := h.connect(t)
+			c := h.connect(t)
 			ctx, cancel := callContext(t)
-			_, err = inst.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: raw, DataDir: dir})
+			_, err = c.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: raw, DataDir: dir})
 			cancel()
 			switch {
 			case err == nil:

@@ -4,10 +4,13 @@
 //
 // Connect gives a test the host's client for a backend. Run checks that a
 // backend behaves as the host relies on; a backend's test suite calls it
-// once:
+// once, with the backend built as its binary serves it — a backend written
+// for one tenant through sdk.PerTenant:
 //
 //	func TestConformance(t *testing.T) {
-//		sdktest.Run(t, func() sdk.Backend { return pharos.New() }, sdktest.Options{
+//		sdktest.Run(t, func() sdk.Backend {
+//			return sdk.PerTenant(func(string) sdk.Backend { return pharos.New() }, sdk.PerTenantOptions{})
+//		}, sdktest.Options{
 //			Settings: json.RawMessage(`{"site": "test"}`),
 //		})
 //	}
@@ -19,6 +22,7 @@ package sdktest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -83,9 +87,18 @@ func Connect(t testing.TB, impl sdk.Backend) *sdk.Client {
 //   - error-typing: a change that can never be applied, and settings that
 //     lack a required setting, are refused with Invalid errors, which come
 //     back typed across gRPC.
+//   - tenants: two tenants configured on one backend instance, each with
+//     its own DataDir and the same settings, and sent different changes
+//     (with the same SCIM ids), each show the store a backend serving that
+//     tenant alone shows. When the backend implements sdk.Purger, purging
+//     one leaves the other as it was, and the purged tenant, configured
+//     again on the same DataDir, starts empty and applies its changes from
+//     Seq 1 again.
 //
+// Checks other than tenants configure one tenant per backend instance.
 // Checks that compare product stores need the backend to implement
-// sdk.Inspector, and are skipped when it does not. The stores are
+// sdk.Inspector, and are skipped when it does not (or, through
+// sdk.PerTenant, when its instances do not). The stores are
 // compared as JSON values, so key order and spacing do not matter; make
 // Inspect's output deterministic (sorted lists, no timestamps of its own).
 //
@@ -111,46 +124,62 @@ type harness struct {
 	opts       Options
 }
 
-// instance is one configured backend behind a gRPC connection.
-type instance struct {
+// conn is one backend behind a gRPC connection.
+type conn struct {
 	impl   sdk.Backend
 	client *sdk.Client
 	close  func()
+
+	probe      sync.Once
+	canInspect bool
+}
+
+// instance is a backend, configured for tenant, behind a gRPC connection.
+// Several instances share a conn when one backend serves several tenants.
+type instance struct {
+	*conn
+	tenant string
 }
 
 // connect creates and connects a fresh backend, closed at test cleanup.
-func (h *harness) connect(t testing.TB) *instance {
+func (h *harness) connect(t testing.TB) *conn {
 	t.Helper()
 	impl := h.newBackend()
 	if impl == nil {
 		t.Fatalf("newBackend returned nil")
 	}
-	inst := &instance{impl: impl, client: Connect(t, impl)}
+	c := &conn{impl: impl, client: Connect(t, impl)}
 	var once sync.Once
-	inst.close = func() {
+	c.close = func() {
 		once.Do(func() {
-			if c, ok := impl.(io.Closer); ok {
-				if err := c.Close(); err != nil {
+			if closer, ok := impl.(io.Closer); ok {
+				if err := closer.Close(); err != nil {
 					t.Errorf("Close of the backend failed: %v", err)
 				}
 			}
 		})
 	}
-	t.Cleanup(inst.close)
-	return inst
+	t.Cleanup(c.close)
+	return c
 }
 
-// start creates, connects and configures a fresh backend on dataDir.
+// start creates, connects and configures a fresh backend on dataDir for
+// the harness's tenant.
 func (h *harness) start(t testing.TB, dataDir string) *instance {
 	t.Helper()
-	inst := h.connect(t)
+	return h.connect(t).configure(t, h, tenant, dataDir)
+}
+
+// configure configures c for tenant on dataDir with Options.Settings.
+func (c *conn) configure(t testing.TB, h *harness, tenant, dataDir string) *instance {
+	t.Helper()
 	ctx, cancel := callContext(t)
 	defer cancel()
-	_, err := inst.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: h.opts.Settings, DataDir: dataDir})
+	_, err := c.client.Configure(ctx, &sdk.ConfigureRequest{Tenant: tenant, Settings: h.opts.Settings, DataDir: dataDir})
 	if err != nil {
-		t.Fatalf("Configure refused Options.Settings: %v", err)
+		t.Fatalf("Configure refused Options.Settings for tenant %q: %v", tenant, err)
 	}
-	return inst
+	return &instance{conn: c, tenant: tenant}
 }
 
 // apply applies changes as one batch and fails the test on an error.
@@ -158,9 +187,9 @@ func (inst *instance) apply(t testing.TB, changes []sdk.Change) uint64 {
 	t.Helper()
 	ctx, cancel := callContext(t)
 	defer cancel()
-	resp, err := inst.client.Apply(ctx, &sdk.ApplyRequest{Tenant: tenant, Changes: changes})
+	resp, err := inst.client.Apply(ctx, &sdk.ApplyRequest{Tenant: inst.tenant, Changes: changes})
 	if err != nil {
-		t.Fatalf("Apply of the changes with Seq %s failed: %v", seqRange(changes), err)
+		t.Fatalf("Apply of tenant %q's changes with Seq %s failed: %v", inst.tenant, seqRange(changes), err)
 	}
 	return resp.AppliedThrough
 }
@@ -176,33 +205,53 @@ func (inst *instance) applyExpecting(t testing.TB, changes []sdk.Change, what st
 	}
 }
 
-// inspect returns the backend's store as indented JSON with sorted keys.
+// inspect returns the tenant's store as indented JSON with sorted keys.
 func (inst *instance) inspect(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := callContext(t)
-	defer cancel()
-	resp, err := inst.client.Inspect(ctx, &sdk.InspectRequest{})
+	s, err := inst.tryInspect(t)
 	if err != nil {
-		t.Fatalf("Inspect failed: %v", err)
-	}
-	s, err := canonicalJSON(resp.JSON)
-	if err != nil {
-		t.Fatalf("Inspect returned JSON that does not parse: %v", err)
+		t.Fatalf("Inspect of tenant %q failed: %v", inst.tenant, err)
 	}
 	return s
 }
 
-// inspects reports whether the backend implements sdk.Inspector.
-func (inst *instance) inspects() bool {
-	_, ok := inst.impl.(sdk.Inspector)
-	return ok
+// tryInspect returns the tenant's store as indented JSON with sorted
+// keys, or Inspect's error.
+func (inst *instance) tryInspect(t testing.TB) (string, error) {
+	t.Helper()
+	ctx, cancel := callContext(t)
+	defer cancel()
+	resp, err := inst.client.Inspect(ctx, &sdk.InspectRequest{Tenant: inst.tenant})
+	if err != nil {
+		return "", err
+	}
+	s, err := canonicalJSON(resp.JSON)
+	if err != nil {
+		t.Fatalf("Inspect of tenant %q returned JSON that does not parse: %v", inst.tenant, err)
+	}
+	return s, nil
+}
+
+// inspects reports whether the backend can show its store: it implements
+// sdk.Inspector, and Inspect does not answer that it is unimplemented, as
+// sdk.PerTenant does for instances that are no Inspector.
+func (inst *instance) inspects(t testing.TB) bool {
+	t.Helper()
+	inst.probe.Do(func() {
+		if _, ok := inst.impl.(sdk.Inspector); !ok {
+			return
+		}
+		_, err := inst.tryInspect(t)
+		inst.canInspect = !errors.Is(err, sdk.ErrUnimplemented)
+	})
+	return inst.canInspect
 }
 
 // skipWithoutInspector skips the rest of a check that compares stores,
-// what it would have checked, when the backend is no sdk.Inspector.
+// what it would have checked, when the backend cannot show its store.
 func skipWithoutInspector(t testing.TB, inst *instance, what string) {
 	t.Helper()
-	if !inst.inspects() {
+	if !inst.inspects(t) {
 		t.Skip(noInspector(what))
 	}
 }

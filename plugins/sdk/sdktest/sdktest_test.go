@@ -14,11 +14,17 @@ import (
 var refSettings = Options{Settings: json.RawMessage(`{"site": "hq", "note": "test"}`)}
 
 func TestRunPassesReferenceBackend(t *testing.T) {
-	Run(t, func() sdk.Backend { return &refBackend{} }, refSettings)
+	Run(t, func() sdk.Backend { return newRef(flawless) }, refSettings)
 }
 
 func TestRunWithoutInspector(t *testing.T) {
 	Run(t, func() sdk.Backend { return blind{&refBackend{}} }, refSettings)
+}
+
+func TestRunWithoutInspectorThroughPerTenant(t *testing.T) {
+	Run(t, func() sdk.Backend {
+		return sdk.PerTenant(func(string) sdk.Backend { return blind{&refBackend{}} }, sdk.PerTenantOptions{})
+	}, refSettings)
 }
 
 // recorder is a testing.TB that records failures and skips instead of
@@ -83,7 +89,7 @@ func runCheck(t *testing.T, name string, f flaw) *recorder {
 		t.Fatalf("no check named %q", name)
 	}
 	r := &recorder{TB: t}
-	h := &harness{newBackend: func() sdk.Backend { return &refBackend{flaw: f} }, opts: refSettings}
+	h := &harness{newBackend: func() sdk.Backend { return newRef(f) }, opts: refSettings}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -114,6 +120,8 @@ func TestChecksFailBrokenBackends(t *testing.T) {
 		{"untyped error for a malformed change", "error-typing", flawUntypedErrors, "not sdk.Invalid"},
 		{"ignores a malformed change", "error-typing", flawIgnoresMalformed, "has no user"},
 		{"accepts settings without a required one", "error-typing", flawNoRequiredSetting, `without "site"`},
+		{"mixes tenants", "tenants", flawMixesTenants, `Inspect of "conformance-b" shows a different store`},
+		{"purge leaves data behind", "tenants", flawPurgeKeepsData, "configured again on the same DataDir, shows old data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
