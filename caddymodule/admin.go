@@ -64,6 +64,14 @@ func (a *adminAPI) Routes() []caddy.AdminRoute {
 // TenantStatus is the admin API's view of one tenant.
 type TenantStatus struct {
 	TenantURL string `json:"tenant_url"`
+	// Kind is "static" for a tenant declared in the config, "runtime" for
+	// one enabled at runtime.
+	Kind string `json:"kind"`
+	// Enabled is false for a disabled runtime tenant, and for a runtime
+	// tenant whose profile the running config lacks.
+	Enabled bool `json:"enabled"`
+	// Runtime is a runtime tenant's record.
+	Runtime *RuntimeTenantInfo `json:"runtime,omitempty"`
 	*tokens.Status
 	// Backend is the tenant's backend and its delivery, when it has one.
 	Backend *BackendStatus `json:"backend,omitempty"`
@@ -125,8 +133,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(http.MethodGet)
 		}
-		names := app.tenantNames()
-		sort.Strings(names)
+		names := app.allTenantNames()
 		out := make([]TenantStatus, 0, len(names))
 		for _, n := range names {
 			st, err := app.status(r, n)
@@ -137,17 +144,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, out)
 	case len(segs) == 2 && segs[0] == "tenants":
-		if r.Method != http.MethodGet {
-			return methodNotAllowed(http.MethodGet)
-		}
-		if app.tenant(segs[1]) == nil {
-			return unknownTenant(segs[1])
-		}
-		st, err := app.status(r, segs[1])
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, st)
+		return a.tenantRoute(w, r, app, segs[1])
 	case len(segs) >= 3 && segs[0] == "tenants" && segs[2] == "oauth":
 		return a.oauthRoute(w, r, app, segs[1], segs[3:])
 	case len(segs) >= 3 && segs[0] == "tenants" && segs[2] != "token":
@@ -242,7 +239,21 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 	if err != nil {
 		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
-	out := &TenantStatus{TenantURL: app.tenantURL(name), Status: st}
+	out := &TenantStatus{TenantURL: app.tenantURL(name), Kind: KindStatic, Enabled: app.tenant(name) != nil, Status: st}
+	if app.staticTenant(name) == nil {
+		out.Kind = KindRuntime
+		if rec, ok := app.runtimeRecord(name); ok {
+			out.Runtime = runtimeInfo(rec)
+			switch {
+			case rec.Disabled:
+				st.Warnings = append(st.Warnings, tokens.Warning{Code: "disabled",
+					Message: fmt.Sprintf("the tenant is disabled: its Tenant URL answers 404 and its tokens do not work; its data is kept. Enable it with 'caddy scim tenant enable %s'", name)})
+			case app.profile(rec.Profile) == nil:
+				st.Warnings = append(st.Warnings, tokens.Warning{Code: "profile_missing",
+					Message: fmt.Sprintf("the running config has no runtime_tenants profile %q, so the tenant is not served; add the profile back, or move the tenant with 'caddy scim tenant set %s --profile <name>'", rec.Profile, name)})
+			}
+		}
+	}
 	if w, err := collisionWarning(r.Context(), app.shared.store, name); err != nil {
 		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	} else if w != nil {
@@ -258,9 +269,8 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 		}
 		bs := &BackendStatus{Name: reg.tenant.Backend.Name, Delivery: ds}
 		if h := app.shared.host(name); h != nil {
-			h.mu.Lock()
-			bs.Name, bs.Version = h.desc.Name, h.desc.Version
-			h.mu.Unlock()
+			d := h.proc.description()
+			bs.Name, bs.Version = d.Name, d.Version
 		}
 		out.Backend = bs
 		if ds.DeadLetters > 0 {
@@ -290,7 +300,11 @@ func (a *adminAPI) backendRoute(w http.ResponseWriter, r *http.Request, app *App
 		if h == nil {
 			return noBackend(tenant)
 		}
-		resp, err := h.client().Inspect(r.Context(), &sdk.InspectRequest{})
+		c, err := h.configure(r.Context())
+		if err != nil {
+			return backendError("configuring", err)
+		}
+		resp, err := c.Inspect(r.Context(), &sdk.InspectRequest{Tenant: tenant})
 		if err != nil {
 			return backendError("inspecting", err)
 		}
@@ -308,7 +322,11 @@ func (a *adminAPI) backendRoute(w http.ResponseWriter, r *http.Request, app *App
 		if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reading the action's payload: %w", err)}
 		}
-		resp, err := h.client().Action(r.Context(), &sdk.ActionRequest{Name: rest[1], Payload: payload})
+		c, err := h.configure(r.Context())
+		if err != nil {
+			return backendError("configuring", err)
+		}
+		resp, err := c.Action(r.Context(), &sdk.ActionRequest{Tenant: tenant, Name: rest[1], Payload: payload})
 		if err != nil {
 			return backendError("running action "+rest[1], err)
 		}
@@ -465,7 +483,27 @@ func backendError(doing string, err error) error {
 }
 
 func unknownTenant(name string) error {
-	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q is not enabled: add it to a scim directive", clip(name))}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q is not enabled: add it to a scim directive, or enable it at runtime with 'caddy scim tenant add %s'", clip(name), clip(name))}
+}
+
+// allTenantNames returns, sorted, the tenants the config declares and
+// every runtime tenant in the store, disabled ones included.
+func (app *App) allTenantNames() []string {
+	seen := map[string]bool{}
+	for _, n := range app.tenantNames() {
+		seen[n] = true
+	}
+	if err := app.start(); err == nil && app.shared.runtime != nil {
+		for _, rec := range app.shared.runtime.List() {
+			seen[rec.Name] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func methodNotAllowed(allowed string) error {
@@ -484,11 +522,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // origin of the site whose routes hold the handler, plus the prefix and the
 // tenant's name.
 func (app *App) tenantURL(name string) string {
-	reg := app.tenant(name)
-	if reg == nil {
+	var h *Handler
+	if reg := app.tenant(name); reg != nil {
+		h = reg.handler
+	} else if rec, ok := app.runtimeRecord(name); ok {
+		if pr := app.profile(rec.Profile); pr != nil {
+			h = pr.handler
+		}
+	}
+	if h == nil {
 		return ""
 	}
-	h := reg.handler
 	origin := h.PublicURL
 	if origin == "" {
 		origin = app.siteOrigin(h)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/caddy-scim/caddy-scim/adapter/delivery"
 	"github.com/caddy-scim/caddy-scim/adapter/store"
+	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
@@ -67,15 +68,28 @@ type App struct {
 
 // registry holds the tenants the handlers of one config serve.
 type registry struct {
-	mu       sync.RWMutex
-	tenants  map[string]*registration
+	mu sync.RWMutex
+	// tenants are the tenants declared in the config.
+	tenants map[string]*registration
+	// runtime are the enabled runtime tenants of the config's profiles.
+	runtime  map[string]*registration
+	profiles map[string]*profileReg
 	handlers []*Handler
 }
 
 // registration is a tenant served by a handler of this config.
 type registration struct {
 	handler *Handler
-	tenant  *Tenant
+	// tenant is the tenant's configuration; for a runtime tenant, its
+	// profile's with the record's overrides.
+	tenant *Tenant
+	// limit is the tenant's rate limit bucket, when it has a rate limit.
+	limit *bucket
+	// backend is the tenant's backend once the config started.
+	backend *tenantBackend
+	// record and profile are set for a runtime tenant.
+	record  *tenants.Record
+	profile string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -119,10 +133,13 @@ type shared struct {
 	// hosts are the running backend hosts of each tenant, oldest first;
 	// the last one is the delivery target.
 	hostsMu sync.Mutex
-	hosts   map[string][]*pluginHost
+	hosts   map[string][]*tenantBackend
 
 	// skipped counts, per tenant, the member ids that named nothing.
 	skipped skippedLog
+
+	// runtime are the runtime tenants kept in the store.
+	runtime *tenants.Registry
 }
 
 // open creates the storage directory, opens the store and starts
@@ -141,6 +158,11 @@ func (s *shared) open() error {
 		return err
 	}
 	s.store = st
+	s.runtime, err = tenants.Load(context.Background(), st, func() time.Time { return now() })
+	if err != nil {
+		st.Close()
+		return err
+	}
 	s.tokens = tokens.NewManager(st, func() time.Time { return now() })
 	s.deliverer = delivery.New(st, delivery.Options{
 		IsInvalid: sdk.IsInvalid,
@@ -197,7 +219,7 @@ func (s *shared) flushLoop(every time.Duration) {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	a.reg = &registry{tenants: map[string]*registration{}}
+	a.reg = &registry{tenants: map[string]*registration{}, runtime: map[string]*registration{}, profiles: map[string]*profileReg{}}
 	a.startMu, a.ready = new(sync.Mutex), new(atomic.Bool)
 	if a.StorageDir == "" {
 		a.StorageDir = filepath.Join(caddy.AppDataDir(), "scim")
@@ -220,7 +242,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			failures: &failureLimiter{},
 			stop:     make(chan struct{}),
 			done:     make(chan struct{}),
-			hosts:    map[string][]*pluginHost{},
+			hosts:    map[string][]*tenantBackend{},
 		}
 		s.cursorKey = make([]byte, 32)
 		if _, err := rand.Read(s.cursorKey); err != nil {
@@ -274,6 +296,9 @@ func (a *App) start() error {
 			return err
 		}
 	}
+	if err := a.loadRuntime(context.Background()); err != nil {
+		return err
+	}
 	a.ready.Store(true)
 	return nil
 }
@@ -295,6 +320,7 @@ func (a *App) Cleanup() error {
 		return nil
 	}
 	a.released = true
+	a.unloadRuntime()
 	_, err := pool.Delete(a.StorageDir)
 	return err
 }
@@ -307,7 +333,11 @@ func (a *App) register(name string, h *Handler, t *Tenant) error {
 	if other, ok := a.reg.tenants[name]; ok && other.handler != h {
 		return fmt.Errorf("tenant %q is served by two scim handlers; declare each tenant once", name)
 	}
-	a.reg.tenants[name] = &registration{handler: h, tenant: t}
+	reg := &registration{handler: h, tenant: t}
+	if rl := t.RateLimit; rl != nil && rl.Requests > 0 && rl.Window > 0 {
+		reg.limit = newBucket(rl.Requests, time.Duration(rl.Window))
+	}
+	a.reg.tenants[name] = reg
 	return nil
 }
 
@@ -318,6 +348,9 @@ func (a *App) join(h *Handler) {
 	a.reg.handlers = append(a.reg.handlers, h)
 }
 
+// unregister forgets h as a handler to start. Its tenants stay
+// registered: a request of this config still in flight during a reload
+// goes on being served.
 func (a *App) unregister(h *Handler) {
 	a.reg.mu.Lock()
 	defer a.reg.mu.Unlock()
@@ -327,26 +360,28 @@ func (a *App) unregister(h *Handler) {
 			break
 		}
 	}
-	for name, r := range a.reg.tenants {
-		if r.handler == h {
-			delete(a.reg.tenants, name)
-		}
-	}
 }
 
-// tenant returns the registration of a tenant, or nil.
+// tenant returns the registration of a tenant this config serves: one
+// declared in the config, or an enabled runtime tenant; nil otherwise.
 func (a *App) tenant(name string) *registration {
 	a.reg.mu.RLock()
 	defer a.reg.mu.RUnlock()
-	return a.reg.tenants[name]
+	if r := a.reg.tenants[name]; r != nil {
+		return r
+	}
+	return a.reg.runtime[name]
 }
 
-// tenantNames returns the registered tenants.
+// tenantNames returns the tenants this config serves.
 func (a *App) tenantNames() []string {
 	a.reg.mu.RLock()
 	defer a.reg.mu.RUnlock()
-	names := make([]string, 0, len(a.reg.tenants))
+	names := make([]string, 0, len(a.reg.tenants)+len(a.reg.runtime))
 	for n := range a.reg.tenants {
+		names = append(names, n)
+	}
+	for n := range a.reg.runtime {
 		names = append(names, n)
 	}
 	return names

@@ -39,13 +39,18 @@ func BenchmarkDeliveryToPharos(b *testing.B) {
 		tokens:    tokens.NewManager(st, nil),
 		deliverer: delivery.New(st, delivery.Options{Logger: zap.NewNop()}),
 		logger:    zap.NewNop(),
-		hosts:     map[string][]*pluginHost{},
+		hosts:     map[string][]*tenantBackend{},
 	}
-	h, err := startPluginHost(s, dir, "bench", BackendConfig{Name: "pharos"}, zap.NewNop())
+	p, err := startBackendProcess(s, BackendConfig{Name: "pharos"}, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer h.Destruct()
+	defer p.Destruct()
+	tb := newTenantBackend(p, dir, "bench", nil)
+	if _, err := tb.configure(ctx); err != nil {
+		b.Fatal(err)
+	}
+	s.attach("bench", tb)
 	b.ResetTimer()
 	start := time.Now()
 	if err := s.deliverer.Start(ctx); err != nil {

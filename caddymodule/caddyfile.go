@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 )
 
 func init() {
@@ -54,7 +56,16 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //				<setting> <value...>
 //			}
 //		}
+//		runtime_tenants [<profile>] {
+//			<the options of a tenant block>
+//		}
 //	}
+//
+// runtime_tenants lets tenants be enabled at runtime, through the admin
+// API or "caddy scim tenant add", without a reload: its options are what
+// such tenants get (their backend and its default settings, token
+// validity, rotation overlap, rate limit). Give each block a profile name
+// when a config has several; a runtime tenant names its profile.
 //
 // A tenant without settings may be given on one line: tenant <name>.
 // Durations accept Caddy's units, including d for days (365d).
@@ -121,6 +132,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.unmarshalTenant(d); err != nil {
 				return err
 			}
+		case "runtime_tenants":
+			if err := h.unmarshalRuntimeTenants(d); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized scim option %q", d.Val())
 		}
@@ -136,8 +151,8 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 		return d.Err("tenant needs a name")
 	}
 	name := d.Val()
-	if !tenantName.MatchString(name) {
-		return d.Errf("tenant name %q: use 1 to 64 letters, digits, dots, dashes and underscores", name)
+	if err := tenants.CheckName(name); err != nil {
+		return d.Err(err.Error())
 	}
 	if d.NextArg() {
 		return d.ArgErr()
@@ -149,6 +164,41 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 		return d.Errf("tenant %q is declared twice", name)
 	}
 	t := &Tenant{}
+	if err := unmarshalTenantBody(d, t, "tenant"); err != nil {
+		return err
+	}
+	h.Tenants[name] = t
+	return nil
+}
+
+// unmarshalRuntimeTenants reads a runtime_tenants block: the profile of
+// the tenants enabled at runtime.
+func (h *Handler) unmarshalRuntimeTenants(d *caddyfile.Dispenser) error {
+	p := &RuntimeProfile{Name: DefaultProfile}
+	if d.NextArg() {
+		p.Name = d.Val()
+		if err := tenants.CheckName(p.Name); err != nil {
+			return d.Errf("runtime_tenants profile name %q: %s", p.Name, tenants.NameRule)
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for _, other := range h.RuntimeTenants {
+		if other.Name == p.Name {
+			return d.Errf("runtime_tenants %s is declared twice; give each block its own profile name: runtime_tenants <profile> { … }", p.Name)
+		}
+	}
+	if err := unmarshalTenantBody(d, &p.Tenant, "runtime_tenants"); err != nil {
+		return err
+	}
+	h.RuntimeTenants = append(h.RuntimeTenants, p)
+	return nil
+}
+
+// unmarshalTenantBody reads the options of a tenant or runtime_tenants
+// block into t.
+func unmarshalTenantBody(d *caddyfile.Dispenser, t *Tenant, block string) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
@@ -189,7 +239,10 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 			continue
 		case "backend":
 			if t.Backend != nil {
-				return d.Err("a tenant has one backend")
+				if block == "tenant" {
+					return d.Err("a tenant has one backend")
+				}
+				return d.Errf("a %s block has one backend", block)
 			}
 			b, err := unmarshalBackend(d)
 			if err != nil {
@@ -198,13 +251,12 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 			t.Backend = b
 			continue
 		default:
-			return d.Errf("unrecognized tenant option %q", opt)
+			return d.Errf("unrecognized %s option %q", block, opt)
 		}
 		if d.NextArg() {
 			return d.ArgErr()
 		}
 	}
-	h.Tenants[name] = t
 	return nil
 }
 

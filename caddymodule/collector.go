@@ -108,12 +108,10 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		backend, restarts := reg.tenant.Backend.Name, uint64(0)
 		if h := s.host(name); h != nil {
-			h.mu.Lock()
-			if h.desc != nil && h.desc.Name != "" {
-				backend = h.desc.Name
+			if d := h.proc.description(); d != nil && d.Name != "" {
+				backend = d.Name
 			}
-			h.mu.Unlock()
-			restarts = h.restarts.Load()
+			restarts = h.proc.restarts.Load()
 		}
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(restarts), name, backend)
 	}

@@ -21,10 +21,16 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scim",
-		Usage: "token|status|oauth|inspect|action|deadletters|backend [--tenant <name>] [--json] [--address <interface>]",
+		Usage: "tenant|token|status|oauth|inspect|action|deadletters|backend [--tenant <name>] [--json] [--address <interface>]",
 		Short: "Generates and revokes SCIM tokens, shows tenant status, runs backend actions",
 		Long: `
 Talks to the admin API of a running Caddy, like 'caddy reload' does.
+
+'caddy scim tenant add <name> [--profile <p>] [--setting key=value ...]'
+enables SCIM for a tenant at runtime, without a reload, in a scim directive
+that has a runtime_tenants block; 'set' changes one, 'disable' stops serving
+it (its data is kept; 'enable' restores it), 'purge <name> --confirm <name>'
+deletes it and all its data, and 'list' shows every tenant.
 
 'caddy scim token --tenant <name>' generates a bearer token for the tenant
 and prints its Tenant URL, token and expiry: the values to enter in the IdP.
@@ -63,7 +69,7 @@ actions.
 The admin address comes from --address, or from the config given with
 --config / --adapter, or defaults to localhost:2019. --json prints JSON.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand())
+			cmd.AddCommand(tenantCommand(), tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand())
 		},
 	})
 }
@@ -359,6 +365,11 @@ func adminAddress(cmd *cobra.Command) (string, error) {
 
 // adminCall sends a request to the admin API and decodes its JSON answer.
 func adminCall(cmd *cobra.Command, method, path string, body []byte, out any) error {
+	return adminRequest(cmd, method, path, nil, body, out)
+}
+
+// adminRequest is adminCall with extra request headers.
+func adminRequest(cmd *cobra.Command, method, path string, header http.Header, body []byte, out any) error {
 	addr, err := adminAddress(cmd)
 	if err != nil {
 		return err
@@ -367,7 +378,14 @@ func adminCall(cmd *cobra.Command, method, path string, body []byte, out any) er
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	resp, err := caddycmd.AdminAPIRequest(addr, method, path, http.Header{"Accept": {"application/json"}}, rd)
+	h := http.Header{"Accept": {"application/json"}}
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		h[k] = v
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, method, path, h, rd)
 	if err != nil {
 		return fmt.Errorf("asking the admin API at %s: %w", addr, err)
 	}
@@ -513,6 +531,14 @@ func printStatus(w io.Writer, list []TenantStatus) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "Tenant:        %s\nTenant URL:    %s\n", st.Tenant, st.TenantURL)
+		switch {
+		case st.Runtime != nil && st.Enabled:
+			fmt.Fprintf(w, "Kind:          runtime (profile %s), enabled\n", st.Runtime.Profile)
+		case st.Runtime != nil:
+			fmt.Fprintf(w, "Kind:          runtime (profile %s), not served\n", st.Runtime.Profile)
+		default:
+			fmt.Fprintln(w, "Kind:          declared in the config")
+		}
 		if st.Status.Token != nil {
 			fmt.Fprintf(w, "Token:         %s, issued %s, expires %s\n", st.Status.Token.ID,
 				st.Status.Token.IssuedAt.Format(time.RFC3339), st.Status.Token.ExpiresAt.Format(time.RFC3339))

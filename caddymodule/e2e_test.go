@@ -81,20 +81,26 @@ func startCaddy(t *testing.T, caddyfile string) *instance {
 		TLSClientConfig:   &tls.Config{RootCAs: in.rootCAs()},
 		ForceAttemptHTTP2: true,
 	}}
-	// The certificate is issued in the background; wait for it.
+	in.waitServing(t)
+	return in
+}
+
+// waitServing waits until the site serves TLS: the certificate is issued
+// in the background.
+func (in *instance) waitServing(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := in.client.Get("https://" + in.site + "/")
 		if err == nil {
 			resp.Body.Close()
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the site never served TLS: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return in
 }
 
 // load adapts and runs a Caddyfile, replacing the running config.

@@ -64,14 +64,17 @@ const pharosCaddyfile = `{
 `
 
 // TestPluginKilledMidSync kills the backend process twice while an IdP
-// creates 1,000 users: the host restarts it, and in the end the product
-// store has every user, and has applied the journal through its head.
+// creates 1,000 users in two tenants served by that one process: the host
+// restarts it, and in the end each tenant's product store has every user
+// of its own and none of the other's, and has applied the journal through
+// its head.
 func TestPluginKilledMidSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a sync of 1,000 users")
 	}
-	in := startCaddy(t, pharosCaddyfile)
-	token := in.token(t, "print").Token
+	in := startCaddy(t, strings.Replace(pharosCaddyfile, "tenant print {", "tenant print2 {\n\t\t\tbackend pharos\n\t\t}\n\t\ttenant print {", 1))
+	tenants := []string{"print2", "print"}
+	tokens := map[string]string{"print": in.token(t, "print").Token, "print2": in.token(t, "print2").Token}
 	const users = 1000
 	var next, acked atomic.Int64
 	var wg sync.WaitGroup
@@ -86,7 +89,8 @@ func TestPluginKilledMidSync(t *testing.T) {
 					return
 				}
 				body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"user%04d@contoso.example","emails":[{"value":"user%04d@contoso.example","type":"work","primary":true}]}`, i, i)
-				status, _, m, err := in.try("POST", "/scim/v2/print/Users", token, body)
+				tenant := tenants[i%2]
+				status, _, m, err := in.try("POST", "/scim/v2/"+tenant+"/Users", tokens[tenant], body)
 				if err != nil || status != 201 {
 					errs <- fmt.Errorf("create %d: %d %v %v", i, status, err, m)
 					continue
@@ -124,24 +128,27 @@ func TestPluginKilledMidSync(t *testing.T) {
 	if kills != 2 {
 		t.Fatalf("killed the plugin %d times, want 2", kills)
 	}
-	st := in.waitDelivered(t, "print")
-	var store struct {
-		Users []struct {
-			Login string `json:"login"`
-		} `json:"users"`
-		LastSeq uint64 `json:"last_seq"`
-	}
-	in.inspect(t, "print", &store)
-	if len(store.Users) != users {
-		t.Errorf("the product store has %d users, want %d", len(store.Users), users)
-	}
-	for i, u := range store.Users {
-		if want := fmt.Sprintf("user%04d@contoso.example", i+1); u.Login != want {
-			t.Fatalf("user %d is %q, want %q", i, u.Login, want)
+	for k, tenant := range tenants {
+		st := in.waitDelivered(t, tenant)
+		var store struct {
+			Users []struct {
+				Login string `json:"login"`
+			} `json:"users"`
+			LastSeq uint64 `json:"last_seq"`
 		}
-	}
-	if store.LastSeq != st.Backend.Delivery.Head || st.Backend.Delivery.DeadLetters != 0 {
-		t.Errorf("backend applied through %d, journal head %d, dead letters %d", store.LastSeq, st.Backend.Delivery.Head, st.Backend.Delivery.DeadLetters)
+		in.inspect(t, tenant, &store)
+		if len(store.Users) != users/2 {
+			t.Errorf("%s: the product store has %d users, want %d", tenant, len(store.Users), users/2)
+		}
+		// Tenant k has the users whose number is k modulo 2, in order.
+		for j, u := range store.Users {
+			if want := fmt.Sprintf("user%04d@contoso.example", 2*j+2-k); u.Login != want {
+				t.Fatalf("%s: user %d is %q, want %q", tenant, j, u.Login, want)
+			}
+		}
+		if store.LastSeq != st.Backend.Delivery.Head || st.Backend.Delivery.DeadLetters != 0 {
+			t.Errorf("%s: backend applied through %d, journal head %d, dead letters %d", tenant, store.LastSeq, st.Backend.Delivery.Head, st.Backend.Delivery.DeadLetters)
+		}
 	}
 	if pids := backendPIDs(t, "pharos"); len(pids) != 1 {
 		t.Errorf("%d pharos processes after the restarts", len(pids))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 	"github.com/caddy-scim/caddy-scim/adapter/server"
+	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
 )
 
@@ -44,9 +44,15 @@ type Handler struct {
 	// in the running config.
 	PublicURL string `json:"public_url,omitempty"`
 	// Tenants are the tenants this handler serves, by name. SCIM is off for
-	// every tenant not listed: its URL answers 404. Names are 1 to 64
-	// letters, digits, dots, dashes and underscores.
+	// every tenant not listed here or enabled at runtime: its URL answers
+	// 404. Names are 1 to 64 letters, digits, dots, dashes and
+	// underscores, starting with a letter or a digit.
 	Tenants map[string]*Tenant `json:"tenants,omitempty"`
+	// RuntimeTenants are the profiles of the tenants this handler serves
+	// that are enabled at runtime, through the admin API or the CLI,
+	// rather than listed in Tenants. Without one, no tenant can be enabled
+	// at runtime on this handler.
+	RuntimeTenants []*RuntimeProfile `json:"runtime_tenants,omitempty"`
 	// MaxResults is the largest page a list returns; also the page size
 	// when a client asks for none. Defaults to 1,000.
 	MaxResults int `json:"max_results,omitempty"`
@@ -64,13 +70,12 @@ type Handler struct {
 	srv     *server.Server
 	logger  *zap.Logger
 	metrics *metrics
-	// backends are the running backends of this handler's tenants, and
-	// pluginKeys their usage-pool keys, released at Cleanup.
-	backends   map[string]*pluginHost
-	pluginKeys []string
-	oauth      *oauthMetrics
-	// limits are the buckets of the tenants with a rate_limit.
-	limits map[string]*bucket
+	// backends are the backends of this handler's static tenants, and
+	// processKeys the usage-pool keys of the processes this handler uses,
+	// released at Cleanup.
+	backends    map[string]*tenantBackend
+	processKeys []string
+	oauth       *oauthMetrics
 	// cleaned is set by Cleanup, under the app's startMu, so that a late
 	// start does not start anything.
 	cleaned bool
@@ -121,8 +126,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-var tenantName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // Provision sets defaults, joins the scim app and registers the tenants.
 // It starts nothing: the app starts the handler (its backends and its
 // SCIM server) when the config starts.
@@ -151,6 +154,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	for _, p := range h.RuntimeTenants {
+		if p.Name == "" {
+			p.Name = DefaultProfile
+		}
+		if err := h.app.registerProfile(h, p); err != nil {
+			return err
+		}
+	}
 	h.app.join(h)
 	for name, t := range h.Tenants {
 		if t.Backend == nil {
@@ -163,17 +174,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tenant %s: %w", name, err)
 		}
 	}
+	for _, p := range h.RuntimeTenants {
+		if p.Backend == nil {
+			continue
+		}
+		if err := checkBackend(p.Backend); err != nil {
+			return fmt.Errorf("runtime_tenants %s: %w", p.Name, err)
+		}
+		if _, err := resolveSettings(p.Backend.Settings); err != nil {
+			return fmt.Errorf("runtime_tenants %s: %w", p.Name, err)
+		}
+	}
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
 	if h.oauth, err = newOAuthMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
-	}
-	h.limits = map[string]*bucket{}
-	for name, t := range h.Tenants {
-		if rl := t.RateLimit; rl != nil && rl.Requests > 0 && rl.Window > 0 {
-			h.limits[name] = newBucket(rl.Requests, time.Duration(rl.Window))
-		}
 	}
 	return nil
 }
@@ -181,20 +197,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // Validate checks the configuration.
 func (h *Handler) Validate() error {
 	for name, t := range h.Tenants {
-		if !tenantName.MatchString(name) {
-			return fmt.Errorf("tenant name %q: use 1 to 64 letters, digits, dots, dashes and underscores", name)
+		if err := tenants.CheckName(name); err != nil {
+			return err
 		}
-		if t == nil {
-			continue
+		if err := t.validate(); err != nil {
+			return fmt.Errorf("tenant %s: %w", name, err)
 		}
-		if t.TokenValidity < 0 || t.RotationOverlap < 0 {
-			return fmt.Errorf("tenant %s: durations cannot be negative", name)
+	}
+	for _, p := range h.RuntimeTenants {
+		if p == nil {
+			return errors.New("runtime_tenants: an empty profile")
 		}
-		if o := t.OAuth; o != nil && o.AccessTokenLifetime != 0 && (o.AccessTokenLifetime < caddy.Duration(time.Second) || time.Duration(o.AccessTokenLifetime) > maxAccessTokenLifetime) {
-			return fmt.Errorf("tenant %s: access_token_lifetime must be between 1s and 24h", name)
+		if p.Name != "" {
+			if err := tenants.CheckName(p.Name); err != nil {
+				return fmt.Errorf("runtime_tenants profile name %q: %s", p.Name, tenants.NameRule)
+			}
 		}
-		if rl := t.RateLimit; rl != nil && (rl.Requests <= 0 || rl.Window <= 0) {
-			return fmt.Errorf("tenant %s: rate_limit needs a positive number of requests and a positive window", name)
+		if err := p.Tenant.validate(); err != nil {
+			return fmt.Errorf("runtime_tenants %s: %w", p.Name, err)
 		}
 	}
 	if h.PublicURL != "" && !strings.HasPrefix(h.PublicURL, "https://") && !strings.HasPrefix(h.PublicURL, "http://") {
@@ -202,6 +222,23 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxResults < 0 || h.MaxBodyBytes < 0 || h.MaxBulkOperations < 0 || h.MaxBulkBytes < 0 {
 		return errors.New("max_results, max_body_bytes, max_bulk_operations and max_bulk_bytes cannot be negative")
+	}
+	return nil
+}
+
+// validate checks a tenant's options.
+func (t *Tenant) validate() error {
+	if t == nil {
+		return nil
+	}
+	if t.TokenValidity < 0 || t.RotationOverlap < 0 {
+		return errors.New("durations cannot be negative")
+	}
+	if o := t.OAuth; o != nil && o.AccessTokenLifetime != 0 && (o.AccessTokenLifetime < caddy.Duration(time.Second) || time.Duration(o.AccessTokenLifetime) > maxAccessTokenLifetime) {
+		return errors.New("access_token_lifetime must be between 1s and 24h")
+	}
+	if rl := t.RateLimit; rl != nil && (rl.Requests <= 0 || rl.Window <= 0) {
+		return errors.New("rate_limit needs a positive number of requests and a positive window")
 	}
 	return nil
 }
@@ -234,29 +271,69 @@ func (h *Handler) start() error {
 	return nil
 }
 
-// startBackends starts (or joins) the backend process of each tenant that
-// names one.
+// startBackends starts (or joins) the backend process of each backend
+// definition the handler's tenants and profiles use — one per definition,
+// whatever the number of tenants — and configures each static tenant, so
+// that settings a backend refuses fail the config load.
 func (h *Handler) startBackends() error {
-	h.backends = map[string]*pluginHost{}
+	h.backends = map[string]*tenantBackend{}
+	procs := map[string]*backendProcess{}
+	process := func(cfg *BackendConfig) (*backendProcess, error) {
+		key := processKey(h.app.StorageDir, cfg)
+		if p := procs[key]; p != nil {
+			return p, nil
+		}
+		p, key, err := loadProcess(h.app.shared, h.app.StorageDir, cfg, h.app.logger)
+		if err != nil {
+			return nil, err
+		}
+		procs[key] = p
+		h.processKeys = append(h.processKeys, key)
+		return p, nil
+	}
 	for name, t := range h.Tenants {
 		if t.Backend == nil {
 			continue
 		}
-		cfg := *t.Backend
-		settings, err := resolveSettings(cfg.Settings)
+		settings, err := resolveSettings(t.Backend.Settings)
 		if err != nil {
 			return fmt.Errorf("tenant %s: %w", name, err)
 		}
-		cfg.Settings = settings
-		key := pluginKey(h.app.StorageDir, name, &cfg)
-		val, _, err := plugins.LoadOrNew(key, func() (caddy.Destructor, error) {
-			return startPluginHost(h.app.shared, h.app.StorageDir, name, cfg, h.app.logger)
-		})
+		p, err := process(t.Backend)
 		if err != nil {
-			return err
+			return fmt.Errorf("tenant %s: %w", name, err)
 		}
-		h.pluginKeys = append(h.pluginKeys, key)
-		h.backends[name] = val.(*pluginHost)
+		tb := newTenantBackend(p, h.app.StorageDir, name, settings)
+		if _, err := tb.configure(context.Background()); err != nil {
+			return fmt.Errorf("tenant %s: backend %s: %w", name, t.Backend.Name, err)
+		}
+		h.backends[name] = tb
+	}
+	for _, pr := range h.RuntimeTenants {
+		if pr.Backend == nil {
+			continue
+		}
+		p, err := process(pr.Backend)
+		if err != nil {
+			return fmt.Errorf("runtime_tenants %s: %w", pr.Name, err)
+		}
+		h.app.reg.mu.Lock()
+		if reg := h.app.reg.profiles[pr.Name]; reg != nil {
+			reg.proc = p
+		}
+		h.app.reg.mu.Unlock()
+	}
+	// Attach only once every tenant is configured: a config that fails
+	// here leaves delivery as it was.
+	h.app.reg.mu.Lock()
+	for name, tb := range h.backends {
+		if reg := h.app.reg.tenants[name]; reg != nil {
+			reg.backend = tb
+		}
+	}
+	h.app.reg.mu.Unlock()
+	for name, tb := range h.backends {
+		h.app.shared.attach(name, tb)
 	}
 	return nil
 }
@@ -264,12 +341,15 @@ func (h *Handler) startBackends() error {
 // validate enforces the attributes a tenant's backend requires, before
 // anything is committed, so the IdP gets a 400 it can show.
 func (h *Handler) validate(ctx context.Context, tenant string, rt *schema.ResourceType, res map[string]any) error {
-	host := h.backends[tenant]
-	if host == nil || rt != schema.User {
+	if rt != schema.User {
 		return nil
 	}
-	if path := missingRequired(host.required(), res); path != "" {
-		return requiredError(host.cfg.Name, path)
+	reg := h.lookup(tenant)
+	if reg == nil || reg.backend == nil {
+		return nil
+	}
+	if path := missingRequired(reg.backend.required(), res); path != "" {
+		return requiredError(reg.tenant.Backend.Name, path)
 	}
 	return nil
 }
@@ -283,14 +363,34 @@ func (h *Handler) Cleanup() error {
 		h.app.unregister(h)
 	}
 	h.cleaned = true
+	for name, tb := range h.backends {
+		h.app.shared.detach(name, tb)
+	}
+	h.backends = nil
 	var errs []error
-	for _, k := range h.pluginKeys {
+	for _, k := range h.processKeys {
 		if _, err := plugins.Delete(k); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	h.pluginKeys = nil
+	h.processKeys = nil
 	return errors.Join(errs...)
+}
+
+// lookup returns the registration of a tenant this handler serves, or
+// nil. It reads the app's registry, which Cleanup leaves in place for
+// this config's requests still in flight during a reload.
+func (h *Handler) lookup(name string) *registration {
+	h.app.reg.mu.RLock()
+	defer h.app.reg.mu.RUnlock()
+	reg := h.app.reg.tenants[name]
+	if reg == nil {
+		reg = h.app.reg.runtime[name]
+	}
+	if reg == nil || reg.handler != h {
+		return nil
+	}
+	return reg
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -307,7 +407,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	name, _, _ := strings.Cut(rest, "/")
 	op := operation(r.Method, rest)
-	if h.Tenants[name] == nil {
+	reg := h.lookup(name)
+	if reg == nil {
 		writeError(w, scimerr.NotFound("no SCIM tenant %q at this URL; check the Tenant URL", clip(name)))
 		h.observe(r, "", op, http.StatusNotFound, start)
 		return nil
@@ -344,7 +445,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.observe(r, name, op, http.StatusUnauthorized, start, authFields(authorization, ae)...)
 		return nil
 	}
-	if b := h.limits[name]; b != nil {
+	if b := reg.limit; b != nil {
 		if wait, ok := b.take(); !ok {
 			secs := retryAfter(wait)
 			// RFC 6585 §4: 429 with Retry-After, which Okta honours.

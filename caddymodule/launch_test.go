@@ -27,7 +27,7 @@ func TestFirstStartRetriesAFailedHandshake(t *testing.T) {
 		tokens:    tokens.NewManager(st, nil),
 		deliverer: delivery.New(st, delivery.Options{Logger: zap.NewNop()}),
 		logger:    zap.NewNop(),
-		hosts:     map[string][]*pluginHost{},
+		hosts:     map[string][]*tenantBackend{},
 	}
 	real := backendCommand
 	defer func() { backendCommand = real }()
@@ -41,7 +41,7 @@ func TestFirstStartRetriesAFailedHandshake(t *testing.T) {
 		return real(cfg)
 	}
 
-	h, err := startPluginHost(s, t.TempDir(), "flaky", BackendConfig{Name: "pharos"}, zap.NewNop())
+	h, err := startBackendProcess(s, BackendConfig{Name: "pharos"}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("a backend whose first handshake failed was not started again: %v", err)
 	}
@@ -52,8 +52,8 @@ func TestFirstStartRetriesAFailedHandshake(t *testing.T) {
 
 	calls.Store(0)
 	failFirst = launchAttempts
-	_, err = startPluginHost(s, t.TempDir(), "broken", BackendConfig{Name: "pharos"}, zap.NewNop())
-	if err == nil || !strings.Contains(err.Error(), "tenant broken: backend pharos: starting") {
+	_, err = startBackendProcess(s, BackendConfig{Name: "pharos"}, zap.NewNop())
+	if err == nil || !strings.Contains(err.Error(), "backend pharos: starting") {
 		t.Fatalf("a backend that never starts: %v", err)
 	}
 	if n := calls.Load(); n != launchAttempts {

@@ -81,11 +81,14 @@ func clientFields(r *http.Request) []zap.Field {
 	return fields
 }
 
-// servedBackend is one backend in the start line: its name, its version
-// as it describes itself, and the tenants it serves.
+// servedBackend is one backend process in the start line: its name, its
+// version as it describes itself, the config's tenants it serves and how
+// many runtime tenants it serves.
 type servedBackend struct {
 	name, path, version string
 	tenants             []string
+	runtime             int
+	profiles            []string
 }
 
 func (b *servedBackend) MarshalLogObject(enc zapcore.ObjectEncoder) error {
@@ -96,12 +99,22 @@ func (b *servedBackend) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	if b.version != "" {
 		enc.AddString("version", b.version)
 	}
-	return enc.AddArray("tenants", zapcore.ArrayMarshalerFunc(func(ae zapcore.ArrayEncoder) error {
-		for _, t := range b.tenants {
-			ae.AppendString(t)
+	if len(b.profiles) > 0 {
+		enc.AddInt("runtime_tenants", b.runtime)
+		if err := enc.AddArray("profiles", stringArray(b.profiles)); err != nil {
+			return err
 		}
-		return nil
-	}))
+	}
+	return enc.AddArray("tenants", stringArray(b.tenants))
+}
+
+type stringArray []string
+
+func (a stringArray) MarshalLogArray(ae zapcore.ArrayEncoder) error {
+	for _, s := range a {
+		ae.AppendString(s)
+	}
+	return nil
 }
 
 type servedBackends []*servedBackend
@@ -115,28 +128,28 @@ func (bs servedBackends) MarshalLogArray(enc zapcore.ArrayEncoder) error {
 	return nil
 }
 
-// servingFields summarize what this config serves: the number of tenants,
-// the storage, the handlers' prefixes, and the tenants of each backend
-// (tenants without a backend are listed under "none").
+// servingFields summarize what this config serves: the number of tenants
+// (those declared in the config and those enabled at runtime), the
+// storage, the handlers' prefixes, and each backend process with the
+// declared tenants it serves (tenants without a backend are listed under
+// "none") and its number of runtime tenants. Runtime tenants are counted,
+// never listed: there may be thousands.
 func (a *App) servingFields() []zap.Field {
 	a.reg.mu.RLock()
 	defer a.reg.mu.RUnlock()
 	prefixes := map[string]bool{}
 	groups := map[[3]string]*servedBackend{}
-	for name, reg := range a.reg.tenants {
-		prefixes[reg.handler.Prefix] = true
+	group := func(cfg *BackendConfig, proc *backendProcess) *servedBackend {
 		b := servedBackend{name: "none"}
-		if cfg := reg.tenant.Backend; cfg != nil {
+		if cfg != nil {
 			b.name = cfg.Name
 			if cfg.Name == "exec" {
 				b.path = cfg.Path
 			}
-			if host := reg.handler.backends[name]; host != nil {
-				host.mu.Lock()
-				if host.desc != nil {
-					b.version = host.desc.Version
+			if proc != nil {
+				if d := proc.description(); d != nil {
+					b.version = d.Version
 				}
-				host.mu.Unlock()
 			}
 		}
 		key := [3]string{b.name, b.path, b.version}
@@ -145,11 +158,34 @@ func (a *App) servingFields() []zap.Field {
 			g = &b
 			groups[key] = g
 		}
+		return g
+	}
+	for name, reg := range a.reg.tenants {
+		prefixes[reg.handler.Prefix] = true
+		var proc *backendProcess
+		if reg.backend != nil {
+			proc = reg.backend.proc
+		}
+		g := group(reg.tenant.Backend, proc)
 		g.tenants = append(g.tenants, name)
+	}
+	perProfile := map[string]int{}
+	for _, reg := range a.reg.runtime {
+		perProfile[reg.profile]++
+	}
+	for name, pr := range a.reg.profiles {
+		prefixes[pr.handler.Prefix] = true
+		g := group(pr.profile.Backend, pr.proc)
+		g.profiles = append(g.profiles, name)
+		g.runtime += perProfile[name]
 	}
 	backends := make(servedBackends, 0, len(groups))
 	for _, g := range groups {
 		sort.Strings(g.tenants)
+		sort.Strings(g.profiles)
+		if g.tenants == nil {
+			g.tenants = []string{}
+		}
 		backends = append(backends, g)
 	}
 	sort.Slice(backends, func(i, j int) bool {
@@ -168,7 +204,9 @@ func (a *App) servingFields() []zap.Field {
 	}
 	sort.Strings(paths)
 	return []zap.Field{
-		zap.Int("tenants", len(a.reg.tenants)),
+		zap.Int("tenants", len(a.reg.tenants)+len(a.reg.runtime)),
+		zap.Int("static_tenants", len(a.reg.tenants)),
+		zap.Int("runtime_tenants", len(a.reg.runtime)),
 		zap.String("storage", storageKind),
 		zap.String("storage_dir", a.StorageDir),
 		zap.Strings("prefixes", paths),

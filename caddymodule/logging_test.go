@@ -82,6 +82,7 @@ func TestUnauthorizedLog(t *testing.T) {
 		metrics: m,
 		app:     startedApp(&shared{tokens: mgr}),
 	}
+	serveTenants(t, h)
 	cases := []struct {
 		name, tenant string
 		headers      []string
@@ -222,13 +223,17 @@ type servingLine struct {
 	Level      string   `json:"level"`
 	Msg        string   `json:"msg"`
 	Tenants    int      `json:"tenants"`
+	Static     int      `json:"static_tenants"`
+	Runtime    int      `json:"runtime_tenants"`
 	Storage    string   `json:"storage"`
 	StorageDir string   `json:"storage_dir"`
 	Prefixes   []string `json:"prefixes"`
 	Backends   []struct {
-		Name    string   `json:"name"`
-		Version string   `json:"version"`
-		Tenants []string `json:"tenants"`
+		Name     string   `json:"name"`
+		Version  string   `json:"version"`
+		Tenants  []string `json:"tenants"`
+		Runtime  int      `json:"runtime_tenants"`
+		Profiles []string `json:"profiles"`
 	} `json:"backends"`
 }
 

@@ -87,3 +87,10 @@ func (h *Handler) skippedMembers(_ context.Context, tenant, group string, ids []
 	}
 	h.app.shared.skipped.record(tenant, group, ids, now())
 }
+
+// forget drops what the log holds of a purged tenant.
+func (l *skippedLog) forget(tenant string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.tenants, tenant)
+}

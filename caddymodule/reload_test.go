@@ -130,9 +130,9 @@ func TestDetachRestoresRunningHost(t *testing.T) {
 	s := &shared{
 		store:     st,
 		deliverer: delivery.New(st, delivery.Options{Logger: zap.NewNop()}),
-		hosts:     map[string][]*pluginHost{},
+		hosts:     map[string][]*tenantBackend{},
 	}
-	running, rejected := &pluginHost{tenant: "print"}, &pluginHost{tenant: "print"}
+	running, rejected := &tenantBackend{tenant: "print"}, &tenantBackend{tenant: "print"}
 	s.attach("print", running)
 	s.attach("print", rejected)
 	if s.host("print") != rejected {
@@ -224,7 +224,18 @@ func lastLines(b []byte, n int) string {
 // startedApp is an App around s as if its config had started, for tests
 // that serve requests without Caddy.
 func startedApp(s *shared) *App {
-	a := &App{shared: s, startMu: new(sync.Mutex), ready: new(atomic.Bool)}
+	a := &App{shared: s, startMu: new(sync.Mutex), ready: new(atomic.Bool),
+		reg: &registry{tenants: map[string]*registration{}, runtime: map[string]*registration{}, profiles: map[string]*profileReg{}}}
 	a.ready.Store(true)
 	return a
+}
+
+// serveTenants registers h's tenants with its app, as Provision does.
+func serveTenants(t testing.TB, h *Handler) {
+	t.Helper()
+	for name, tn := range h.Tenants {
+		if err := h.app.register(name, h, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

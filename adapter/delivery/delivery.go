@@ -79,8 +79,10 @@ const (
 	DefaultMaxBackoff = time.Minute
 	// DefaultMaxInvalidAttempts is the default Options.MaxInvalidAttempts.
 	DefaultMaxInvalidAttempts = 3
-	// DefaultPollInterval is the default Options.PollInterval.
-	DefaultPollInterval = 2 * time.Second
+	// DefaultPollInterval is the default Options.PollInterval. Notify is
+	// what wakes a tenant for new events; the poll is only a safety net,
+	// kept rare so that thousands of idle tenants cost next to nothing.
+	DefaultPollInterval = time.Minute
 )
 
 // Options configure a Deliverer. Zero values take the defaults.
@@ -96,7 +98,8 @@ type Options struct {
 	// an event as invalid before it is dead-lettered.
 	MaxInvalidAttempts int
 	// PollInterval is how often an idle tenant looks for new events
-	// without being notified; Notify wakes it at once.
+	// without being notified, give or take a tenth so that tenants do not
+	// wake together; Notify wakes it at once.
 	PollInterval time.Duration
 	// IsInvalid classifies Apply errors: true means the event can never be
 	// applied as it is (it counts towards MaxInvalidAttempts), false means

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -99,7 +100,8 @@ func (w *worker) run(ctx context.Context) {
 
 // waitIdle waits for a notification, a new target or the poll interval.
 func (w *worker) waitIdle(ctx context.Context) bool {
-	t := time.NewTimer(w.d.opts.PollInterval)
+	p := w.d.opts.PollInterval
+	t := time.NewTimer(p - p/10 + rand.N(p/5+1))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
