@@ -166,7 +166,7 @@ func (a *adminAPI) tokenRoute(w http.ResponseWriter, r *http.Request, app *App, 
 	}
 	reg := app.tenant(tenant)
 	if reg == nil {
-		return unknownTenant(tenant)
+		return app.notServed(tenant)
 	}
 	if r.Method == http.MethodDelete {
 		ended, err := app.shared.tokens.Revoke(r.Context(), tenant)
@@ -289,7 +289,7 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 // /deadletters and /deadletters/replay.
 func (a *adminAPI) backendRoute(w http.ResponseWriter, r *http.Request, app *App, tenant string, rest []string) error {
 	if app.tenant(tenant) == nil {
-		return unknownTenant(tenant)
+		return app.notServed(tenant)
 	}
 	h := app.shared.host(tenant)
 	switch {
@@ -381,7 +381,7 @@ func (a *adminAPI) backendRoute(w http.ResponseWriter, r *http.Request, app *App
 func (a *adminAPI) oauthRoute(w http.ResponseWriter, r *http.Request, app *App, tenant string, rest []string) error {
 	reg := app.tenant(tenant)
 	if reg == nil {
-		return unknownTenant(tenant)
+		return app.notServed(tenant)
 	}
 	mgr := app.shared.tokens
 	switch {
@@ -484,6 +484,20 @@ func backendError(doing string, err error) error {
 
 func unknownTenant(name string) error {
 	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q is not enabled: add it to a scim directive, or enable it at runtime with 'caddy scim tenant add %s'", clip(name), clip(name))}
+}
+
+// notServed explains why the running config does not serve a tenant: it
+// is a disabled runtime tenant, one whose profile the config lacks, or
+// unknown.
+func (app *App) notServed(name string) error {
+	rec, ok := app.runtimeRecord(name)
+	switch {
+	case !ok:
+		return unknownTenant(name)
+	case rec.Disabled:
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q is disabled; enable it with 'caddy scim tenant enable %s'", name, name)}
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tenant %q belongs to runtime_tenants profile %q, which the running config does not have", name, rec.Profile)}
 }
 
 // allTenantNames returns, sorted, the tenants the config declares and

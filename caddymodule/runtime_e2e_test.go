@@ -198,8 +198,8 @@ func TestRuntimeTenantLifecycle(t *testing.T) {
 		if st.Enabled || !hasWarning(st, "disabled") || st.Runtime.DisabledAt == nil {
 			t.Fatalf("disabled status: %+v", st)
 		}
-		if status, _ := in.adminDo(t, "POST", "/scim/tenants/print1/token?regenerate=true", ""); status != 404 {
-			t.Fatalf("a token was generated for a disabled tenant: %d", status)
+		if status, b := in.adminDo(t, "POST", "/scim/tenants/print1/token?regenerate=true", ""); status != 404 || !strings.Contains(string(b), "caddy scim tenant enable print1") {
+			t.Fatalf("a token was generated for a disabled tenant: %d %s", status, b)
 		}
 	})
 
