@@ -288,9 +288,6 @@ func (t *tenantBackend) configure(ctx context.Context) (*sdk.Client, error) {
 	if done {
 		return pl.Backend(), nil
 	}
-	if err := os.MkdirAll(t.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data directory of tenant %s's backend: %w", t.tenant, err)
-	}
 	// A backend answers Unavailable while a tenant's data directory is
 	// still held by a process of a host that died a moment ago; wait that
 	// out, within the caller's time. Invalid settings fail at once.

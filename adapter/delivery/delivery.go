@@ -79,10 +79,6 @@ const (
 	DefaultMaxBackoff = time.Minute
 	// DefaultMaxInvalidAttempts is the default Options.MaxInvalidAttempts.
 	DefaultMaxInvalidAttempts = 3
-	// DefaultPollInterval is the default Options.PollInterval. Notify is
-	// what wakes a tenant for new events; the poll is only a safety net,
-	// kept rare so that thousands of idle tenants cost next to nothing.
-	DefaultPollInterval = time.Minute
 )
 
 // Options configure a Deliverer. Zero values take the defaults.
@@ -97,9 +93,12 @@ type Options struct {
 	// MaxInvalidAttempts is how many times in a row the backend may refuse
 	// an event as invalid before it is dead-lettered.
 	MaxInvalidAttempts int
-	// PollInterval is how often an idle tenant looks for new events
-	// without being notified, give or take a tenth so that tenants do not
-	// wake together; Notify wakes it at once.
+	// PollInterval, when set, makes an idle tenant look for new events
+	// that often (give or take a tenth, so that tenants do not wake
+	// together) without being notified. By default it is 0: Notify and
+	// SetTarget are what wake a tenant, and an idle tenant holds no
+	// goroutine and no timer, so thousands of idle tenants cost nothing.
+	// Set it when something other than this process writes the journal.
 	PollInterval time.Duration
 	// IsInvalid classifies Apply errors: true means the event can never be
 	// applied as it is (it counts towards MaxInvalidAttempts), false means
@@ -129,8 +128,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxInvalidAttempts <= 0 {
 		o.MaxInvalidAttempts = DefaultMaxInvalidAttempts
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = DefaultPollInterval
+	if o.PollInterval < 0 {
+		o.PollInterval = 0
 	}
 	if o.IsInvalid == nil {
 		o.IsInvalid = func(error) bool { return false }
@@ -209,13 +208,24 @@ func (d *Deliverer) Stop() {
 }
 
 // Notify tells delivery that the tenant's journal has new events. It never
-// blocks; call it after every committed write.
+// blocks on delivery; call it after every committed write.
 func (d *Deliverer) Notify(tenant string) {
 	d.mu.RLock()
 	w := d.workers[tenant]
 	d.mu.RUnlock()
-	if w != nil {
-		signal(w.notify)
+	if w == nil {
+		return
+	}
+	w.runMu.Lock()
+	signal(w.notify)
+	parked := !w.running
+	w.runMu.Unlock()
+	if parked {
+		d.mu.Lock()
+		if d.workers[tenant] == w {
+			d.wakeLocked(w)
+		}
+		d.mu.Unlock()
 	}
 }
 
@@ -232,6 +242,7 @@ func (d *Deliverer) SetTarget(tenant string, t Target) {
 	defer d.mu.Unlock()
 	if w := d.workers[tenant]; w != nil {
 		w.setTarget(t)
+		d.wakeLocked(w)
 		return
 	}
 	w := newWorker(d, tenant, t)
@@ -249,24 +260,45 @@ func (d *Deliverer) RemoveTarget(tenant string) {
 	w := d.workers[tenant]
 	delete(d.workers, tenant)
 	var cancel context.CancelFunc
+	var done chan struct{}
 	if w != nil {
-		cancel = w.cancel
+		cancel, done = w.cancel, w.done
 	}
 	d.mu.Unlock()
 	if cancel != nil {
 		cancel()
-		<-w.done
+		<-done
 	}
 }
 
+// wakeLocked starts the goroutine of a parked worker, if delivery runs.
+func (d *Deliverer) wakeLocked(w *worker) {
+	if d.phase != phaseRunning {
+		return
+	}
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	if !w.running {
+		d.startRunLocked(w)
+	}
+}
+
+// startLocked starts w's goroutine; d.mu is held and it is not running.
 func (d *Deliverer) startLocked(w *worker) {
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	d.startRunLocked(w)
+}
+
+func (d *Deliverer) startRunLocked(w *worker) {
 	ctx, cancel := context.WithCancel(d.ctx)
-	w.cancel = cancel
+	done := make(chan struct{})
+	w.cancel, w.done, w.running = cancel, done, true
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		defer cancel()
-		w.run(ctx)
+		w.run(ctx, done)
 	}()
 }
 

@@ -21,9 +21,15 @@ type worker struct {
 	// notify wakes an idle worker; reset also cuts a backoff short.
 	notify chan struct{}
 	reset  chan struct{}
+	// done is closed when the current run of the goroutine has returned,
+	// and cancel stops it; both are set when it starts, under d.mu.
 	done   chan struct{}
-	// cancel stops the worker; set when it starts, under d.mu.
 	cancel context.CancelFunc
+	// runMu guards running: whether a goroutine runs for the worker. An
+	// idle worker's goroutine exits (parks) rather than wait, so that an
+	// idle tenant costs no goroutine and no timer.
+	runMu   sync.Mutex
+	running bool
 
 	mu          sync.Mutex
 	target      Target
@@ -37,12 +43,15 @@ type worker struct {
 }
 
 func newWorker(d *Deliverer, tenant string, t Target) *worker {
+	done := make(chan struct{})
+	close(done)
 	return &worker{
 		d:      d,
 		tenant: tenant,
 		notify: make(chan struct{}, 1),
 		reset:  make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		done:   done,
+		cancel: func() {},
 		target: t,
 	}
 }
@@ -72,8 +81,8 @@ func (w *worker) begin(ctx context.Context) (t Target, actx context.Context, end
 	}
 }
 
-func (w *worker) run(ctx context.Context) {
-	defer close(w.done)
+func (w *worker) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
 	for {
 		progressed, err := w.step(ctx)
 		if ctx.Err() != nil {
@@ -90,15 +99,38 @@ func (w *worker) run(ctx context.Context) {
 			}
 		case progressed:
 			w.failed = 0
-		default:
+		case w.d.opts.PollInterval > 0:
 			if !w.waitIdle(ctx) {
+				return
+			}
+		default:
+			if w.park() {
 				return
 			}
 		}
 	}
 }
 
-// waitIdle waits for a notification, a new target or the poll interval.
+// park ends the goroutine of a worker that has nothing to deliver, unless
+// a notification or a new target arrived meanwhile, in which case it
+// reports false and the worker goes on. Notify and SetTarget start the
+// goroutine again.
+func (w *worker) park() bool {
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	select {
+	case <-w.notify:
+		return false
+	case <-w.reset:
+		return false
+	default:
+	}
+	w.running = false
+	return true
+}
+
+// waitIdle waits for a notification, a new target or the poll interval,
+// when polling is on.
 func (w *worker) waitIdle(ctx context.Context) bool {
 	p := w.d.opts.PollInterval
 	t := time.NewTimer(p - p/10 + rand.N(p/5+1))

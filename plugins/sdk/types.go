@@ -116,8 +116,11 @@ type ConfigureRequest struct {
 	Settings json.RawMessage
 	// DataDir is the tenant's own directory, which the host gives
 	// (<storage>/backends/<tenant>), for the tenant's product store. The
-	// backend owns it; it may not exist yet. A backend serving many
-	// tenants keeps each tenant's data in that tenant's DataDir.
+	// backend owns it. It may not exist yet: the host does not create it,
+	// so that thousands of idle tenants leave no directories behind;
+	// create it (with its parents) when the tenant first has data to
+	// keep. A backend serving many tenants keeps each tenant's data in
+	// that tenant's DataDir.
 	DataDir string
 }
 
