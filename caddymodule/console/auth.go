@@ -154,7 +154,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		}
 		state, l := h.sessions.peekLink(secret)
 		if state != linkValid {
-			h.badLink(w, r, state)
+			h.badLink(w, r, state, l)
 			return
 		}
 		h.render(w, r, nil, http.StatusOK, "signin", "Sign in", signinView{Link: secret, Tenant: l.tenant, Operator: l.operator})
@@ -164,14 +164,16 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read.")
 			return
 		}
-		state, id, sess, err := h.sessions.redeem(r.PostFormValue("link"))
+		secret := r.PostFormValue("link")
+		state, id, sess, err := h.sessions.redeem(secret)
 		if err != nil {
 			h.internal(w, r, nil, "starting a console session", err)
 			return
 		}
 		if state != linkValid {
 			h.log.Info("console sign-in link refused", zap.String("state", state.String()))
-			h.badLink(w, r, state)
+			_, l := h.sessions.peekLink(secret)
+			h.badLink(w, r, state, l)
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
@@ -207,13 +209,16 @@ func (s linkState) String() string {
 	return "unknown"
 }
 
-// badLink answers a sign-in with a link that cannot be used.
-func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, state linkState) {
+// badLink answers a sign-in with a link that cannot be used; l is the
+// link when it is known.
+func (h *Handler) badLink(w http.ResponseWriter, r *http.Request, state linkState, l *link) {
 	status := http.StatusBadRequest
-	if state == linkUsed || state == linkExpired {
+	v := signinView{Bad: state.String()}
+	if l != nil {
 		status = http.StatusGone
+		v.Tenant, v.Operator = l.tenant, l.operator
 	}
-	h.render(w, r, nil, status, "signin", "Sign-in link not valid", signinView{Bad: state.String()})
+	h.render(w, r, nil, status, "signin", "Sign-in link not valid", v)
 }
 
 // signout ends a console session.

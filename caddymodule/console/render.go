@@ -59,6 +59,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"agop":   func(t *time.Time) string { return relativePtr(t, h.now()) },
 		"dur":    humanDuration,
 		"plural": plural,
+		"change": func(kind string) string { return changeText(kind, 0) },
 	}
 }
 

@@ -41,6 +41,8 @@ type fieldView struct {
 	Own         bool
 	Kind        string
 	Value       string
+	// Multiline fields are edited in a textarea.
+	Multiline bool
 }
 
 type actionView struct {
@@ -95,12 +97,20 @@ func newSettingsView(st *Settings, input map[string]string) *settingsView {
 		if s, ok := input[f.Name]; ok {
 			fv.Value = s
 		}
+		fv.Multiline = multiline(fv.Kind, fv.Value)
 		v.Fields = append(v.Fields, fv)
 	}
 	for i, a := range st.Actions {
 		v.Actions = append(v.Actions, actionView{ID: "action-" + strconv.Itoa(i), Name: a.Name, Description: a.Description})
 	}
 	return v
+}
+
+// multiline says whether a field is edited in a textarea: a list, a JSON
+// array or object, or text of several lines.
+func multiline(kind, value string) bool {
+	return kind == kindLines || strings.Contains(value, "\n") ||
+		(kind == kindJSON && (strings.HasPrefix(value, "[") || strings.HasPrefix(value, "{")))
 }
 
 // normalize makes a textarea's submission comparable with what it showed.

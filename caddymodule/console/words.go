@@ -134,7 +134,13 @@ func requestOutcome(q Request) string {
 
 // activityText words a journal event's kind.
 func activityText(a Activity) string {
-	switch change.Kind(a.Kind) {
+	return changeText(a.Kind, a.Members)
+}
+
+// changeText words a change kind; members is how many members a
+// membership change concerns.
+func changeText(kind string, members int) string {
+	switch change.Kind(kind) {
 	case change.UserCreated:
 		return "User created"
 	case change.UserUpdated:
@@ -152,11 +158,17 @@ func activityText(a Activity) string {
 	case change.GroupDeleted:
 		return "Group deleted"
 	case change.MembersAdded:
-		return "Added to group: " + plural(a.Members, "member", "members")
+		if members == 0 {
+			return "Members added to group"
+		}
+		return "Added to group: " + plural(members, "member", "members")
 	case change.MembersRemoved:
-		return "Removed from group: " + plural(a.Members, "member", "members")
+		if members == 0 {
+			return "Members removed from group"
+		}
+		return "Removed from group: " + plural(members, "member", "members")
 	}
-	return a.Kind
+	return kind
 }
 
 func plural(n int, one, many string) string {
