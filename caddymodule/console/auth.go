@@ -122,7 +122,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	if !p.mayOpen(tenant) || (formTenant != "" && !p.mayOpen(formTenant)) {
 		h.log.Info("console request for another tenant refused",
-			zap.String("tenant", p.tenant), zap.String("requested", clip(tenant)))
+			zap.String(logKeyTenant, p.tenant), zap.String("requested", clip(tenant)))
 		h.fail(w, r, p, http.StatusForbidden, "Access refused", "You may only open your own organization's settings.")
 		return false
 	}
@@ -185,7 +185,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 			Secure:   true,
 			SameSite: http.SameSiteStrictMode,
 		})
-		h.log.Info("console sign-in", zap.String("tenant", sess.tenant), zap.Bool("operator", sess.operator))
+		h.log.Info("console sign-in", zap.String(logKeyTenant, sess.tenant), zap.Bool(logKeyOperator, sess.operator))
 		to := h.prefix + "/"
 		if !sess.operator {
 			to = h.tenantPath(sess.tenant)

@@ -56,6 +56,12 @@ var files embed.FS
 // CookieName is the console session cookie.
 const CookieName = "scim_console"
 
+// Log keys used by more than one log line.
+const (
+	logKeyTenant   = "tenant"
+	logKeyOperator = "operator"
+)
+
 // Config configures a console Handler.
 type Config struct {
 	// Prefix is the URL path prefix, e.g. "/console"; pages live under

@@ -135,7 +135,7 @@ func (h *Handler) enableNew(w http.ResponseWriter, r *http.Request, p *principal
 		h.internal(w, r, p, "enabling tenant "+name, err)
 		return
 	}
-	h.log.Info("console enabled a tenant", zap.String("tenant", name), zap.String("profile", profile))
+	h.log.Info("console enabled a tenant", zap.String(logKeyTenant, name), zap.String("profile", profile))
 	h.redirect(w, r, p, h.prefix+"/?"+url.Values{"q": {name}}.Encode(), "", flash{
 		Message: "SCIM is enabled for " + name + ".",
 		Link:    h.tenantPath(name), LinkText: "Open its panel to generate a token",
@@ -176,6 +176,6 @@ func (h *Handler) enableDisable(w http.ResponseWriter, r *http.Request, t tenant
 	if !enable {
 		msg = "SCIM is disabled for " + t.tenant + ": its Tenant URL and token stop working; its data is kept."
 	}
-	h.log.Info("console switched a tenant", zap.String("tenant", t.tenant), zap.Bool("enabled", enable))
+	h.log.Info("console switched a tenant", zap.String(logKeyTenant, t.tenant), zap.Bool("enabled", enable))
 	h.redirect(w, r, t.p, back, "", flash{Message: msg})
 }

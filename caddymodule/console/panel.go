@@ -28,8 +28,6 @@ type panelView struct {
 	// Nonce is the Generate form's single-use nonce; empty when the
 	// tenant has a token (the panel then links to the confirmation).
 	Nonce string
-	// Overlap words what regenerating does to the current token.
-	Overlap string
 
 	Connection connectionView
 
@@ -98,15 +96,8 @@ func (h *Handler) buildPanel(ctx context.Context, t tenantRequest) (*panelView, 
 	now := h.now()
 	v.Panel = p
 	v.Notices = tenantNotices(p, now)
-	if p.Token != nil {
-		v.TokenExpired = !now.Before(p.Token.ExpiresAt)
-		for _, w := range p.Warnings {
-			if w.Code == "token_expired" {
-				v.TokenExpired = true
-			}
-		}
-		v.Overlap = overlapText(p, v.TokenExpired, now)
-	} else if p.Enabled {
+	v.TokenExpired = tokenExpired(p, now)
+	if p.Token == nil && p.Enabled {
 		if v.Nonce, err = h.sessions.newNonce(t.p.key, t.tenant); err != nil {
 			return nil, err
 		}
@@ -145,7 +136,7 @@ func (h *Handler) buildPanel(ctx context.Context, t tenantRequest) (*panelView, 
 // sectionError logs a failure to read one part of a panel; the panel shows
 // the rest.
 func (h *Handler) sectionError(section, tenant string, err error) {
-	h.log.Error("console: reading a panel section", zap.String("section", section), zap.String("tenant", tenant), zap.Error(err))
+	h.log.Error("console: reading a panel section", zap.String("section", section), zap.String(logKeyTenant, tenant), zap.Error(err))
 }
 
 func (h *Handler) buildConnection(ctx context.Context, t tenantRequest) connectionView {
@@ -173,6 +164,20 @@ func (h *Handler) connection(w http.ResponseWriter, r *http.Request, t tenantReq
 		return
 	}
 	h.render(w, r, t.p, http.StatusOK, "connection", "Connection check", h.buildConnection(r.Context(), t))
+}
+
+// tokenExpired says whether the tenant's newest token no longer works:
+// expired, or revoked as the server's token_expired warning says.
+func tokenExpired(p *Panel, now time.Time) bool {
+	if p.Token == nil {
+		return false
+	}
+	for _, w := range p.Warnings {
+		if w.Code == "token_expired" {
+			return true
+		}
+	}
+	return !now.Before(p.Token.ExpiresAt)
 }
 
 // overlapText says what regenerating does to the current token.

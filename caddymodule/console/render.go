@@ -56,9 +56,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"whenp":  formatTimePtr,
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"ago":    func(t time.Time) string { return relative(t, h.now()) },
-		"agop":   func(t *time.Time) string { return relativePtr(t, h.now()) },
 		"dur":    humanDuration,
-		"plural": plural,
 		"change": func(kind string) string { return changeText(kind, 0) },
 	}
 }

@@ -13,7 +13,6 @@ type confirmView struct {
 	Tenant string
 	// Exists is set when Generate found a valid token.
 	Exists   bool
-	Current  *TokenInfo
 	Overlap  string
 	Validity string
 	Nonce    string
@@ -62,17 +61,10 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, t tenantReques
 		return
 	}
 	now := h.now()
-	expired := p.Token != nil && !now.Before(p.Token.ExpiresAt)
-	for _, wn := range p.Warnings {
-		if wn.Code == "token_expired" {
-			expired = true
-		}
-	}
 	v := confirmView{
 		Tenant:   t.tenant,
 		Exists:   exists,
-		Current:  p.Token,
-		Overlap:  overlapText(p, expired, now),
+		Overlap:  overlapText(p, tokenExpired(p, now), now),
 		Validity: validityText(p, now),
 		Nonce:    nonce,
 	}
@@ -104,8 +96,8 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, t tenantRequest)
 		h.serviceError(w, r, t.p, "generating a token for "+t.tenant, err)
 		return
 	}
-	h.log.Info("console token generated", zap.String("tenant", t.tenant), zap.Bool("regenerate", regenerate),
-		zap.Bool("operator", t.p.operator))
+	h.log.Info("console token generated", zap.String(logKeyTenant, t.tenant), zap.Bool("regenerate", regenerate),
+		zap.Bool(logKeyOperator, t.p.operator))
 	v := tokenView{
 		Tenant:    t.tenant,
 		TenantURL: creds.TenantURL,

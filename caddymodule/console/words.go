@@ -209,13 +209,6 @@ func relative(t, now time.Time) string {
 	return "in " + humanDuration(d)
 }
 
-func relativePtr(t *time.Time, now time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return relative(*t, now)
-}
-
 // humanDuration words a duration in its largest whole unit, rounded down:
 // "5 minutes", "3 hours", "12 days".
 func humanDuration(d time.Duration) string {
