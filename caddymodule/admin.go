@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +130,8 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/scim/"), "/")
 	segs := strings.Split(rest, "/")
 	switch {
+	case rest == "console/links":
+		return a.consoleLinks(w, r, app)
 	case rest == "tenants":
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(http.MethodGet)
@@ -136,7 +139,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		names := app.allTenantNames()
 		out := make([]TenantStatus, 0, len(names))
 		for _, n := range names {
-			st, err := app.status(r, n)
+			st, err := app.status(r.Context(), n)
 			if err != nil {
 				return err
 			}
@@ -190,11 +193,7 @@ func (a *adminAPI) tokenRoute(w http.ResponseWriter, r *http.Request, app *App, 
 		}
 		regenerate = b
 	}
-	iss, err := app.shared.tokens.Issue(r.Context(), tenant, tokens.IssueOptions{
-		Validity:    time.Duration(reg.tenant.TokenValidity),
-		Overlap:     time.Duration(reg.tenant.RotationOverlap),
-		IfNoneValid: !regenerate,
-	})
+	creds, err := app.issueToken(r.Context(), tenant, regenerate)
 	var exists *tokens.ExistsError
 	if errors.As(err, &exists) {
 		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: fmt.Errorf(
@@ -202,22 +201,6 @@ func (a *adminAPI) tokenRoute(w http.ResponseWriter, r *http.Request, app *App, 
 	}
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
-	}
-	app.logger.Info("scim token generated", zapTenant(tenant), zapTokenID(iss.Record.ID))
-	creds := Credentials{
-		Tenant:    tenant,
-		TenantURL: app.tenantURL(tenant),
-		Token:     iss.Token,
-		ExpiresAt: iss.Record.ExpiresAt,
-		Previous:  []PreviousToken{},
-	}
-	for _, p := range iss.Previous {
-		pt := PreviousToken{ID: p.ID, RevokedNow: !p.Until.After(iss.Record.IssuedAt)}
-		if !pt.RevokedNow {
-			until := p.Until
-			pt.AcceptedUntil = &until
-		}
-		creds.Previous = append(creds.Previous, pt)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, creds)
@@ -234,8 +217,8 @@ func (a *adminAPI) app() (*App, error) {
 	return v.(*App), nil
 }
 
-func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
-	st, err := app.shared.tokens.Status(r.Context(), name)
+func (app *App) status(ctx context.Context, name string) (*TenantStatus, error) {
+	st, err := app.shared.tokens.Status(ctx, name)
 	if err != nil {
 		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
@@ -254,7 +237,7 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 			}
 		}
 	}
-	if w, err := collisionWarning(r.Context(), app.shared.store, name); err != nil {
+	if w, err := collisionWarning(ctx, app.shared.store, name); err != nil {
 		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	} else if w != nil {
 		st.Warnings = append(st.Warnings, *w)
@@ -263,7 +246,7 @@ func (app *App) status(r *http.Request, name string) (*TenantStatus, error) {
 		st.Warnings = append(st.Warnings, *w)
 	}
 	if reg := app.tenant(name); reg != nil && reg.tenant.Backend != nil {
-		ds, err := app.shared.deliverer.Status(r.Context(), name)
+		ds, err := app.shared.deliverer.Status(ctx, name)
 		if err != nil {
 			return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 		}
@@ -555,8 +538,8 @@ func (app *App) tenantURL(name string) string {
 }
 
 // siteOrigin finds the server and host matcher of the route that holds h
-// in the running http app.
-func (app *App) siteOrigin(h *Handler) string {
+// (the scim handler or the console) in the running http app.
+func (app *App) siteOrigin(h caddyhttp.MiddlewareHandler) string {
 	v, err := app.ctx.AppIfConfigured("http")
 	if err != nil {
 		return "https://localhost"
@@ -583,7 +566,7 @@ func (app *App) siteOrigin(h *Handler) string {
 
 // findHandler reports whether routes (or their subroutes) hold h, and the
 // first host named by a host matcher on the way to it.
-func findHandler(routes caddyhttp.RouteList, h *Handler, host string) (string, bool) {
+func findHandler(routes caddyhttp.RouteList, h caddyhttp.MiddlewareHandler, host string) (string, bool) {
 	for _, rt := range routes {
 		hh := host
 		if hh == "" {
@@ -594,11 +577,10 @@ func findHandler(routes caddyhttp.RouteList, h *Handler, host string) (string, b
 			hh = loadedHost(rt.MatcherSets)
 		}
 		for _, mh := range rt.Handlers {
+			if mh == h {
+				return hh, true
+			}
 			switch x := mh.(type) {
-			case *Handler:
-				if x == h {
-					return hh, true
-				}
 			case *caddyhttp.Subroute:
 				if found, ok := findHandler(x.Routes, h, hh); ok {
 					return found, true

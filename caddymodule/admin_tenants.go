@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +94,7 @@ func (a *adminAPI) tenantRoute(w http.ResponseWriter, r *http.Request, app *App,
 				return unknownTenant(name)
 			}
 		}
-		st, err := app.status(r, name)
+		st, err := app.status(r.Context(), name)
 		if err != nil {
 			return err
 		}
@@ -157,12 +158,7 @@ func (a *adminAPI) putTenant(w http.ResponseWriter, r *http.Request, app *App, n
 	case r.Header.Get("If-Match") == "*" && !exists:
 		return apiError(http.StatusPreconditionFailed, "there is no runtime tenant %q; create it with 'caddy scim tenant add %s'", name, name)
 	}
-	var prepared *registration
-	old, err := app.shared.runtime.Put(r.Context(), rec, func(_, next *tenants.Record) error {
-		reg, err := app.prepareRuntime(r.Context(), next, true)
-		prepared = reg
-		return err
-	})
+	old, err := app.putRuntime(r.Context(), rec)
 	var conflict *tenants.ConflictError
 	switch {
 	case errors.As(err, &conflict):
@@ -174,7 +170,6 @@ func (a *adminAPI) putTenant(w http.ResponseWriter, r *http.Request, app *App, n
 	case err != nil:
 		return apiError(http.StatusBadGateway, "%v", err)
 	}
-	app.installRuntime(prepared)
 	status, verb := http.StatusOK, "changed"
 	switch {
 	case old == nil:
@@ -183,11 +178,27 @@ func (a *adminAPI) putTenant(w http.ResponseWriter, r *http.Request, app *App, n
 		verb = "enabled again"
 	}
 	app.logger.Info("runtime tenant "+verb, zapTenant(name), zap.String("profile", rec.Profile))
-	st, err := app.status(r, name)
+	st, err := app.status(r.Context(), name)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, status, st)
+}
+
+// putRuntime saves a runtime tenant's record, once its backend accepted
+// the settings, and serves it. It returns the previous record.
+func (app *App) putRuntime(ctx context.Context, rec tenants.Record) (*tenants.Record, error) {
+	var prepared *registration
+	old, err := app.shared.runtime.Put(ctx, rec, func(_, next *tenants.Record) error {
+		reg, err := app.prepareRuntime(ctx, next, true)
+		prepared = reg
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	app.installRuntime(prepared)
+	return old, nil
 }
 
 // recordFrom checks a PUT body against the running config and turns it
@@ -255,7 +266,7 @@ func (a *adminAPI) disableTenant(w http.ResponseWriter, r *http.Request, app *Ap
 	}
 	app.removeRuntime(name)
 	app.logger.Info("runtime tenant disabled", zapTenant(name), zap.String("profile", rec.Profile))
-	st, err := app.status(r, name)
+	st, err := app.status(r.Context(), name)
 	if err != nil {
 		return err
 	}
@@ -289,6 +300,7 @@ func (a *adminAPI) purgeTenant(w http.ResponseWriter, r *http.Request, app *App,
 	}
 	app.shared.tokens.Forget(name)
 	app.shared.skipped.forget(name)
+	app.shared.requests.forget(name)
 	res.Purged = true
 	app.logger.Info("runtime tenant purged", zapTenant(name), zap.String("backend_data", res.BackendData))
 	return writeJSON(w, http.StatusOK, res)

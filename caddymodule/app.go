@@ -24,6 +24,7 @@ import (
 	"github.com/caddy-scim/caddy-scim/adapter/store"
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+	"github.com/caddy-scim/caddy-scim/caddymodule/console"
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
 
@@ -75,6 +76,7 @@ type registry struct {
 	runtime  map[string]*registration
 	profiles map[string]*profileReg
 	handlers []*Handler
+	consoles []*ConsoleHandler
 }
 
 // registration is a tenant served by a handler of this config.
@@ -140,6 +142,12 @@ type shared struct {
 
 	// runtime are the runtime tenants kept in the store.
 	runtime *tenants.Registry
+
+	// requests are each tenant's last requests, for the console's
+	// connection check.
+	requests requestLog
+	// console holds the console's sign-in links and sessions.
+	console *console.Sessions
 }
 
 // open creates the storage directory, opens the store and starts
@@ -243,6 +251,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			stop:     make(chan struct{}),
 			done:     make(chan struct{}),
 			hosts:    map[string][]*tenantBackend{},
+			console:  console.NewSessions(func() time.Time { return now() }),
 		}
 		s.cursorKey = make([]byte, 32)
 		if _, err := rand.Read(s.cursorKey); err != nil {

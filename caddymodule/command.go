@@ -69,7 +69,7 @@ actions.
 The admin address comes from --address, or from the config given with
 --config / --adapter, or defaults to localhost:2019. --json prints JSON.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tenantCommand(), tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand())
+			cmd.AddCommand(tenantCommand(), consoleCommand(), tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand())
 		},
 	})
 }

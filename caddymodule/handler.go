@@ -487,6 +487,15 @@ func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, stat
 	case op.write:
 		level = zap.InfoLevel
 	}
+	if tenant != "" && h.app != nil && h.app.shared != nil {
+		e := loggedRequest{time: now().UTC(), operation: op.name, status: status, duration: d, clientIP: clientIP(r)}
+		for _, f := range extra {
+			if f.Key == logKeyReason {
+				e.reason = f.String
+			}
+		}
+		h.app.shared.requests.record(tenant, e)
+	}
 	if ce := h.logger.Check(level, "scim request"); ce != nil {
 		fields := append([]zap.Field{zap.String("tenant", tenant), zap.String("operation", op.name),
 			zap.Int("status", status), zap.Duration("duration", d)}, extra...)
@@ -601,3 +610,9 @@ var (
 func zapTenant(t string) zap.Field { return zap.String("tenant", t) }
 
 func zapTokenID(id string) zap.Field { return zap.String("token_id", id) }
+
+func zapCount(n int) zap.Field { return zap.Int("count", n) }
+
+func zapAction(a string) zap.Field { return zap.String("action", a) }
+
+func zapProfile(p string) zap.Field { return zap.String("profile", p) }

@@ -81,6 +81,15 @@ func clientFields(r *http.Request) []zap.Field {
 	return fields
 }
 
+// clientIP is the client's IP as Caddy determined it, or else the
+// connection's remote address.
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	return r.RemoteAddr
+}
+
 // servedBackend is one backend process in the start line: its name, its
 // version as it describes itself, the config's tenants it serves and how
 // many runtime tenants it serves.
