@@ -277,6 +277,9 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, p *principal, re
 		h.only(w, r, p, http.MethodGet, t.bind(h.panel))
 	case sub == "connection":
 		h.only(w, r, p, http.MethodGet, t.bind(h.connection))
+	case sub == "setup" || strings.HasPrefix(sub, "setup/"):
+		idp := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(sub, "setup"), "/"), "/")
+		h.only(w, r, p, http.MethodGet, t.bind(func(w http.ResponseWriter, r *http.Request, t tenantRequest) { h.setup(w, r, t, idp) }))
 	case sub == "regenerate":
 		h.only(w, r, p, http.MethodGet, t.bind(h.regenerate))
 	case sub == "token":
