@@ -49,7 +49,10 @@ type RuntimeTenantRequest struct {
 // record: its profile, its overrides, and when it was created, changed
 // and disabled.
 type RuntimeTenantInfo struct {
-	Profile         string          `json:"profile"`
+	Profile string `json:"profile"`
+	// Account is, for a named connection created in the console, the
+	// tenant whose admin created it.
+	Account         string          `json:"account,omitempty"`
 	Settings        json.RawMessage `json:"settings,omitempty"`
 	TokenValidity   string          `json:"token_validity,omitempty"`
 	RotationOverlap string          `json:"rotation_overlap,omitempty"`
@@ -69,7 +72,7 @@ type PurgeResult struct {
 }
 
 func runtimeInfo(rec tenants.Record) *RuntimeTenantInfo {
-	info := &RuntimeTenantInfo{Profile: rec.Profile, Settings: rec.Settings, RateLimit: nil,
+	info := &RuntimeTenantInfo{Profile: rec.Profile, Account: rec.Account, Settings: rec.Settings, RateLimit: nil,
 		Created: rec.Created, Updated: rec.Updated, DisabledAt: rec.DisabledAt}
 	if rec.TokenValidity > 0 {
 		info.TokenValidity = rec.TokenValidity.String()
@@ -188,6 +191,10 @@ func (a *adminAPI) putTenant(w http.ResponseWriter, r *http.Request, app *App, n
 // putRuntime saves a runtime tenant's record, once its backend accepted
 // the settings, and serves it. It returns the previous record.
 func (app *App) putRuntime(ctx context.Context, rec tenants.Record) (*tenants.Record, error) {
+	if cur, ok := app.shared.runtime.Get(rec.Name); ok && rec.Account == "" {
+		// A named connection stays its account's, whoever changes it.
+		rec.Account = cur.Account
+	}
 	var prepared *registration
 	old, err := app.shared.runtime.Put(ctx, rec, func(_, next *tenants.Record) error {
 		reg, err := app.prepareRuntime(ctx, next, true)

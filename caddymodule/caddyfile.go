@@ -58,6 +58,7 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //		}
 //		runtime_tenants [<profile>] {
 //			<the options of a tenant block>
+//			connections <n>
 //		}
 //	}
 //
@@ -164,7 +165,7 @@ func (h *Handler) unmarshalTenant(d *caddyfile.Dispenser) error {
 		return d.Errf("tenant %q is declared twice", name)
 	}
 	t := &Tenant{}
-	if err := unmarshalTenantBody(d, t, "tenant"); err != nil {
+	if err := unmarshalTenantBody(d, t, "tenant", nil); err != nil {
 		return err
 	}
 	h.Tenants[name] = t
@@ -189,7 +190,20 @@ func (h *Handler) unmarshalRuntimeTenants(d *caddyfile.Dispenser) error {
 			return d.Errf("runtime_tenants %s is declared twice; give each block its own profile name: runtime_tenants <profile> { … }", p.Name)
 		}
 	}
-	if err := unmarshalTenantBody(d, &p.Tenant, "runtime_tenants"); err != nil {
+	if err := unmarshalTenantBody(d, &p.Tenant, "runtime_tenants", func(opt string) (bool, error) {
+		if opt != "connections" {
+			return false, nil
+		}
+		if !d.NextArg() {
+			return true, d.ArgErr()
+		}
+		n, err := strconv.Atoi(d.Val())
+		if err != nil || n < 0 || n > maxConnections {
+			return true, d.Errf("connections must be a number from 0 to %d, got %q", maxConnections, d.Val())
+		}
+		p.Connections = n
+		return true, nil
+	}); err != nil {
 		return err
 	}
 	h.RuntimeTenants = append(h.RuntimeTenants, p)
@@ -197,10 +211,23 @@ func (h *Handler) unmarshalRuntimeTenants(d *caddyfile.Dispenser) error {
 }
 
 // unmarshalTenantBody reads the options of a tenant or runtime_tenants
-// block into t.
-func unmarshalTenantBody(d *caddyfile.Dispenser, t *Tenant, block string) error {
+// block into t; extra, when set, reads the options only that block has
+// and reports whether it knew opt.
+func unmarshalTenantBody(d *caddyfile.Dispenser, t *Tenant, block string, extra func(opt string) (bool, error)) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		if extra != nil {
+			known, err := extra(opt)
+			if err != nil {
+				return err
+			}
+			if known {
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				continue
+			}
+		}
 		switch opt {
 		case "token_validity", "rotation_overlap":
 			if !d.NextArg() {

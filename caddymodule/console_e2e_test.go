@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -123,4 +124,79 @@ func TestConsoleSignInLinks(t *testing.T) {
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
+}
+
+// TestConsoleNamedConnections: where the profile allows it, a tenant's
+// admin creates a named connection in the console; it is its own tenant,
+// served at once with its own Tenant URL and token, and stays the
+// account's.
+func TestConsoleNamedConnections(t *testing.T) {
+	in := startCaddy(t, strings.Replace(consoleSite(), "\t\t\trotation_overlap 1h\n", "\t\t\trotation_overlap 1h\n\t\t\tconnections 1\n", 1))
+	in.putTenant(t, "cust", `{}`, http.StatusCreated)
+	in.putTenant(t, "other", `{}`, http.StatusCreated)
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Transport: in.client.Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, form url.Values) (int, string, string) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, "https://"+in.site+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "https://"+in.site)
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header.Get("Location")
+	}
+	var link ConsoleLink
+	_, b := in.adminDo(t, "POST", "/scim/console/links", `{"tenant":"cust"}`)
+	if err := json.Unmarshal(b, &link); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := do("POST", "/console/signin", url.Values{"link": {strings.SplitN(link.URL, "link=", 2)[1]}}); status != 303 {
+		t.Fatalf("sign in: %d", status)
+	}
+	status, page, _ := do("GET", "/console/t/cust/", nil)
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if status != 200 || csrf == nil || !strings.Contains(page, `action="/console/t/cust/connections"`) {
+		t.Fatalf("panel: %d, csrf %v", status, csrf)
+	}
+	status, _, loc := do("POST", "/console/t/cust/connections", url.Values{"csrf": {csrf[1]}, "tenant": {"cust"}, "name": {"hr"}})
+	if status != 303 || !strings.HasPrefix(loc, "/console/t/cust.hr/") {
+		t.Fatalf("create: %d %s", status, loc)
+	}
+	st := in.status(t, "cust.hr")
+	if st.Runtime == nil || st.Runtime.Account != "cust" || !st.Enabled || st.TenantURL != "https://"+in.site+"/scim/v2/cust.hr" {
+		t.Fatalf("the connection: %+v", st)
+	}
+	token := in.token(t, "cust.hr").Token
+	if status, _, body := in.scim(t, "POST", "/scim/v2/cust.hr/Users", token, userBody("ann@cust.example")); status != 201 {
+		t.Fatalf("SCIM through the connection: %d %v", status, body)
+	}
+	if status, page, _ := do("GET", "/console/t/cust.hr/", nil); status != 200 || !strings.Contains(page, "A SCIM connection of") {
+		t.Fatalf("the connection's panel: %d", status)
+	}
+	// The limit is 1; another account's panel stays closed.
+	if status, _, loc := do("POST", "/console/t/cust/connections", url.Values{"csrf": {csrf[1]}, "tenant": {"cust"}, "name": {"it"}}); status != 303 || strings.Contains(loc, "cust.it") {
+		t.Fatalf("a second connection: %d %s", status, loc)
+	}
+	if status, _ := in.adminDo(t, "GET", "/scim/tenants/cust.it", ""); status != 404 {
+		t.Fatal("a connection over the limit was created")
+	}
+	if status, _, _ := do("GET", "/console/t/other/", nil); status != 403 {
+		t.Fatalf("another account's panel: %d", status)
+	}
+	// Changing the connection through the admin API keeps it the account's.
+	in.putTenant(t, "cust.hr", `{"rate_limit":{"requests":5,"window":"1s"}}`, http.StatusOK)
+	if st := in.status(t, "cust.hr"); st.Runtime.Account != "cust" {
+		t.Fatalf("the connection lost its account: %+v", st.Runtime)
+	}
 }

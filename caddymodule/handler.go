@@ -216,6 +216,9 @@ func (h *Handler) Validate() error {
 		if err := p.Tenant.validate(); err != nil {
 			return fmt.Errorf("runtime_tenants %s: %w", p.Name, err)
 		}
+		if p.Connections < 0 || p.Connections > maxConnections {
+			return fmt.Errorf("runtime_tenants %s: connections must be from 0 to %d", p.Name, maxConnections)
+		}
 	}
 	if h.PublicURL != "" && !strings.HasPrefix(h.PublicURL, "https://") && !strings.HasPrefix(h.PublicURL, "http://") {
 		return fmt.Errorf("public_url %q must start with https:// or http://", h.PublicURL)
@@ -616,3 +619,5 @@ func zapCount(n int) zap.Field { return zap.Int("count", n) }
 func zapAction(a string) zap.Field { return zap.String("action", a) }
 
 func zapProfile(p string) zap.Field { return zap.String("profile", p) }
+
+func zapAccount(a string) zap.Field { return zap.String("account", a) }

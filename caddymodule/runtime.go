@@ -28,6 +28,12 @@ type RuntimeProfile struct {
 	// Name names the profile; runtime tenants name the profile they
 	// belong to. Defaults to "default". Unique within a config.
 	Name string `json:"name,omitempty"`
+	// Connections is how many named SCIM connections the admin of a
+	// tenant of this profile may create in the console ("+ New
+	// connection"), each a runtime tenant of this profile called
+	// <tenant>.<name>, with its own Tenant URL and token. 0, the default,
+	// allows none.
+	Connections int `json:"connections,omitempty"`
 	Tenant
 }
 

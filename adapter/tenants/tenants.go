@@ -30,6 +30,9 @@ type Record struct {
 	// Profile names the config's runtime_tenants block the tenant belongs
 	// to.
 	Profile string `json:"profile"`
+	// Account is, for a named connection an account created in the
+	// console, the tenant whose admin created it and administers it.
+	Account string `json:"account,omitempty"`
 	// Settings are backend settings that override the profile's defaults,
 	// key by key: a JSON object, or empty.
 	Settings json.RawMessage `json:"settings,omitempty"`

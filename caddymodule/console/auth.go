@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -72,9 +73,16 @@ func (h *Handler) principal(r *http.Request) *principal {
 	}
 }
 
-// mayOpen says whether the principal may see and change tenant.
-func (p *principal) mayOpen(tenant string) bool {
-	return p.operator || p.tenant == tenant
+// mayOpen says whether the principal may see and change tenant: an
+// operator any, a tenant's admin their own and its named connections.
+func (h *Handler) mayOpen(ctx context.Context, p *principal, tenant string) bool {
+	switch {
+	case p.operator || p.tenant == tenant:
+		return true
+	case p.tenant == "" || p.invalid:
+		return false
+	}
+	return h.svc.Account(ctx, tenant) == p.tenant
 }
 
 // checkCSRF reads the form of a POST (multipart for an action, within
@@ -120,7 +128,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, p *principal
 	if r.Method == http.MethodPost {
 		formTenant = r.PostFormValue("tenant")
 	}
-	if !p.mayOpen(tenant) || (formTenant != "" && !p.mayOpen(formTenant)) {
+	if !h.mayOpen(r.Context(), p, tenant) || (formTenant != "" && !h.mayOpen(r.Context(), p, formTenant)) {
 		h.log.Info("console request for another tenant refused",
 			zap.String(logKeyTenant, p.tenant), zap.String("requested", clip(tenant)))
 		h.fail(w, r, p, http.StatusForbidden, "Access refused", "You may only open your own organization's settings.")

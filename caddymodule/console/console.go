@@ -289,6 +289,8 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, p *principal, re
 			return
 		}
 		h.only(w, r, p, http.MethodPost, t.bind(h.token))
+	case sub == "connections":
+		h.only(w, r, p, http.MethodPost, t.bind(h.createConnection))
 	case sub == "replay":
 		h.only(w, r, p, http.MethodPost, t.bind(h.replay))
 	case sub == "settings":

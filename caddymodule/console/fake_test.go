@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -36,6 +37,8 @@ type actionCall struct {
 }
 
 type fakeTenant struct {
+	// account is set for a named connection.
+	account  string
 	panel    Panel
 	activity []Activity
 	requests []Request
@@ -258,4 +261,47 @@ func (f *fakeService) issues() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.issueCalls
+}
+
+// Connections: the fake lets "acme" create up to two, named acme.<name>.
+func (f *fakeService) Connections(ctx context.Context, account string) ([]Summary, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tenants[account] == nil {
+		return nil, 0, ErrNotFound
+	}
+	var out []Summary
+	for name, t := range f.tenants {
+		if t.account == account {
+			out = append(out, Summary{Tenant: name, Name: strings.TrimPrefix(name, account+"."), TenantURL: t.panel.TenantURL, Enabled: t.panel.Enabled})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tenant < out[j].Tenant })
+	if account != "acme" {
+		return out, 0, nil
+	}
+	return out, 2 - len(out), nil
+}
+
+func (f *fakeService) CreateConnection(ctx context.Context, account, name string) (string, error) {
+	if _, left, err := f.Connections(ctx, account); err != nil || left <= 0 {
+		return "", &InvalidError{Message: "No more connections can be created."}
+	}
+	if strings.ContainsAny(name, "./ ") {
+		return "", &InvalidError{Message: "Use letters, digits and dashes."}
+	}
+	t := f.add(account + "." + name)
+	f.mu.Lock()
+	t.account = account
+	f.mu.Unlock()
+	return account + "." + name, nil
+}
+
+func (f *fakeService) Account(ctx context.Context, tenant string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.tenants[tenant]; t != nil {
+		return t.account
+	}
+	return ""
 }

@@ -39,6 +39,15 @@ type panelView struct {
 
 	Settings    *settingsView
 	SettingsErr bool
+
+	// Account is the account this tenant is a named connection of.
+	Account string
+	// Connections are the account's named connections, and
+	// ConnectionsLeft how many more it may create; shown on an account's
+	// panel when it has or may have some.
+	Connections     []Summary
+	ConnectionsLeft int
+	ConnectionsErr  bool
 }
 
 type activityView struct {
@@ -103,6 +112,14 @@ func (h *Handler) buildPanel(ctx context.Context, t tenantRequest) (*panelView, 
 		}
 	}
 	v.Connection = h.buildConnection(ctx, t)
+	if v.Account = h.svc.Account(ctx, t.tenant); v.Account == "" {
+		if cs, left, err := h.svc.Connections(ctx, t.tenant); err != nil {
+			h.sectionError("connections", t.tenant, err)
+			v.ConnectionsErr = true
+		} else {
+			v.Connections, v.ConnectionsLeft = cs, left
+		}
+	}
 
 	if acts, err := h.svc.Activity(ctx, t.tenant, activityLimit); err != nil {
 		h.sectionError("activity", t.tenant, err)

@@ -52,6 +52,16 @@ type Service interface {
 	EnableTenant(ctx context.Context, tenant, profile string) error
 	// DisableTenant stops serving a runtime tenant, keeping its data.
 	DisableTenant(ctx context.Context, tenant string) error
+	// Connections returns the named SCIM connections an account created
+	// (each a tenant with its own Tenant URL and token), and how many more
+	// it may create: 0 when the operator allows it none.
+	Connections(ctx context.Context, account string) ([]Summary, int, error)
+	// CreateConnection creates a connection of account called name and
+	// returns the new tenant's name.
+	CreateConnection(ctx context.Context, account, name string) (string, error)
+	// Account returns the account a tenant is a connection of, or "" for
+	// a tenant that is no connection.
+	Account(ctx context.Context, tenant string) string
 }
 
 // Errors a Service returns.
@@ -72,6 +82,10 @@ func (e *InvalidError) Error() string { return e.Message }
 // Summary is one tenant in the operator's list.
 type Summary struct {
 	Tenant string
+	// Name is a connection's own name, without its account's.
+	Name string
+	// TenantURL is what the IdP is given.
+	TenantURL string
 	// Kind is "static" (declared in the config) or "runtime".
 	Kind string
 	// Profile is a runtime tenant's profile.
