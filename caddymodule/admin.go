@@ -260,7 +260,10 @@ func (app *App) status(ctx context.Context, name string) (*TenantStatus, error) 
 			st.Warnings = append(st.Warnings, tokens.Warning{Code: "dead_letters",
 				Message: fmt.Sprintf("%d changes could not be applied by the backend; list them with 'caddy scim deadletters --tenant %s' and replay them once fixed", ds.DeadLetters, name)})
 		}
-		if ds.ConsecutiveFailures > 0 {
+		// A change the backend refused for good is dead-lettered and
+		// counts as a failure until the next success; delivery is only
+		// failing while changes wait.
+		if ds.ConsecutiveFailures > 0 && ds.Lag > 0 {
 			st.Warnings = append(st.Warnings, tokens.Warning{Code: "delivery_failing",
 				Message: fmt.Sprintf("delivery to the backend is failing (%d attempts, %d changes waiting): %s", ds.ConsecutiveFailures, ds.Lag, ds.LastError)})
 		}

@@ -125,7 +125,7 @@ func (c consoleService) Panel(ctx context.Context, tenant string) (*console.Pane
 	if b := st.Backend; b != nil {
 		d := b.Delivery
 		p.Backend = &console.Backend{Name: b.Name, Version: b.Version, Delivered: d.Delivered, Head: d.Head, Lag: d.Lag,
-			LagTime: d.LagTime, DeadLetters: d.DeadLetters, Failing: d.ConsecutiveFailures > 0, LastError: d.LastError}
+			LagTime: d.LagTime, DeadLetters: d.DeadLetters, Failing: d.ConsecutiveFailures > 0 && d.Lag > 0, LastError: d.LastError}
 	}
 	return p, nil
 }

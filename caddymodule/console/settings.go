@@ -285,7 +285,8 @@ func (h *Handler) runAction(w http.ResponseWriter, r *http.Request, t tenantRequ
 	f := flash{Message: name + ": done."}
 	if res != nil {
 		if res.Message != "" {
-			f.Message = name + ": " + res.Message
+			// A backend's message may name its action already.
+			f.Message = name + ": " + strings.TrimPrefix(res.Message, name+": ")
 		}
 		f.Detail = resultText(res.Result)
 	}
