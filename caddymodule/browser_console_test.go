@@ -353,6 +353,51 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("the Entra walk-through sees the IdP's first request", func(t *testing.T) {
+		tb := b.newUser(t).tab(t)
+		tb.signIn("globex")
+		tenantURL := "https://" + in.site + "/scim/v2/globex"
+		// From the panel: the walk-through link, then Entra ID.
+		tb.open("/console/t/globex/")
+		if status := tb.navigate(chromedp.Click(chromedp.CSS(`a[href$="/t/globex/setup"]`), chromedp.NodeVisible)); status != 200 {
+			t.Fatalf("the walk-through: %d", status)
+		}
+		if status := tb.navigate(chromedp.Click(chromedp.CSS(`a[href$="/setup/entra"]`), chromedp.NodeVisible)); status != 200 {
+			t.Fatalf("the Entra guide: %d", status)
+		}
+		guide := tb.text("section.guide")
+		if !strings.Contains(guide, "Paste "+tenantURL) && !strings.Contains(guide, tenantURL+" into Tenant URL") {
+			t.Errorf("the Entra steps do not carry this Tenant URL: %.600s", guide)
+		}
+		if strings.Contains(guide, "tenant_url") || strings.Contains(guide, "caddy scim") {
+			t.Errorf("the guide still speaks to the operator: %.600s", guide)
+		}
+		if tb.value("#tenant-url") != tenantURL || !tb.has("You have no token yet") {
+			t.Errorf("step 1 does not show this Tenant URL and the missing token")
+		}
+		if !tb.has("No request has reached your Tenant URL yet") {
+			t.Fatal("the connection check is not empty before the IdP's test")
+		}
+		// Entra's Test Connection: a filter on a random userName, with the
+		// token the admin generated meanwhile.
+		token := in.token(t, "globex").Token
+		tb.eval("window.stillHere = true", nil)
+		tb.do(chromedp.Click(chromedp.ID("refresh-auto"), chromedp.NodeVisible))
+		if status, _, _ := in.scim(t, "GET", "/scim/v2/globex/Users?filter=userName+eq+%22c6f3a0c4-31b6-4e4a-8f5f-2a1d0c9e7b11%22", token, ""); status != 200 {
+			t.Fatalf("the test request: %d", status)
+		}
+		tb.poll(`document.querySelector("#connection-body tbody tr")?.innerText.includes("list Users")`)
+		rows := tb.connectionRows()
+		if len(rows) != 1 || rows[0] != (requestRow{"list Users", "200 OK"}) {
+			t.Errorf("the connection check shows %+v after the IdP's test", rows)
+		}
+		var still bool
+		tb.eval("window.stillHere === true", &still)
+		if !still {
+			t.Error("the walk-through was loaded again instead of refreshing the connection check")
+		}
+	})
+
 	t.Run("dead letter replayed from the page", func(t *testing.T) {
 		tok := in.token(t, "insights").Token
 		create := func(name, email string) string {

@@ -35,6 +35,9 @@ var (
 	// firstStep is the guide's "## 1." section: getting the Tenant URL and
 	// token from the operator, which the console replaces with its own.
 	firstStep = regexp.MustCompile(`(?s)\n## 1\..*?\n(## )`)
+	// renewal is the guide's "## Token renewal" section, written for the
+	// operator; the panel's own token section and its warnings replace it.
+	renewal = regexp.MustCompile(`(?s)\n## Token renewal\n.*?(\n## |$)`)
 	// docLink is a link to another document of the repository, which the
 	// console does not serve: its text stays, the link goes.
 	docLink = regexp.MustCompile(`\[([^\]]+)\]\((?:\.\./)*[A-Za-z0-9_./-]*\.md(?:#[^)]*)?\)`)
@@ -49,6 +52,8 @@ func renderGuide(md []byte, tenantURL string) (template.HTML, error) {
 		s = s[i+1:] // the title: the page has its own
 	}
 	s = firstStep.ReplaceAllString(s, "\n$1")
+	s = renewal.ReplaceAllString(s, "\n$1")
+	s = strings.ReplaceAll(s, "`caddy scim status` shows", "User and Group Sync shows")
 	s = docLink.ReplaceAllString(s, "$1")
 	s = strings.ReplaceAll(s, "`tenant_url`", "`"+tenantURL+"`")
 	s = strings.ReplaceAll(s, "`token`", "your token")

@@ -34,7 +34,7 @@ func TestSetupWalkthrough(t *testing.T) {
 			text := res.mainText()
 			// This tenant's own Tenant URL in the guide's steps, never the
 			// placeholder, and the operator's credentials step replaced.
-			if strings.Contains(text, "tenant_url") || strings.Contains(text, "caddy scim token") || strings.Contains(text, "Ask the server operator") {
+			if strings.Contains(text, "tenant_url") || strings.Contains(text, "caddy scim") || strings.Contains(text, "Ask the server operator") {
 				t.Errorf("the guide still speaks to the operator: %.300s", text)
 			}
 			if strings.Count(res.body, "https://scim.example.com/scim/v2/acme") < 2 {
