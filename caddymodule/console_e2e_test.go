@@ -95,6 +95,11 @@ func TestConsoleSignInLinks(t *testing.T) {
 	if status, body := get("https://" + in.site + "/console/t/acme/"); status != 200 || !strings.Contains(body, "https://"+in.site+"/scim/v2/acme") {
 		t.Fatalf("panel: %d", status)
 	}
+	// The walk-through names what the tenant's backend requires of users.
+	if status, body := get("https://" + in.site + "/console/t/acme/setup/okta"); status != 200 || !strings.Contains(body, "Attributes pharos needs") ||
+		!strings.Contains(body, "<code>emails</code>") || !strings.Contains(body, "https://"+in.site+"/scim/v2/acme") {
+		t.Fatalf("walk-through: %d", status)
+	}
 	if status, _ := get("https://" + in.site + "/console/t/print2/"); status != 403 {
 		t.Fatalf("another tenant's panel: %d", status)
 	}

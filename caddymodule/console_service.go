@@ -126,6 +126,9 @@ func (c consoleService) Panel(ctx context.Context, tenant string) (*console.Pane
 		d := b.Delivery
 		p.Backend = &console.Backend{Name: b.Name, Version: b.Version, Delivered: d.Delivered, Head: d.Head, Lag: d.Lag,
 			LagTime: d.LagTime, DeadLetters: d.DeadLetters, Failing: d.ConsecutiveFailures > 0 && d.Lag > 0, LastError: d.LastError}
+		if h := app.shared.host(tenant); h != nil {
+			p.Backend.RequiredAttributes = h.required()
+		}
 	}
 	return p, nil
 }

@@ -163,6 +163,9 @@ type Backend struct {
 	// Failing is set while delivery fails; LastError says why.
 	Failing   bool
 	LastError string
+	// RequiredAttributes are the SCIM attributes (paths) every user must
+	// have for the product: a user without one is refused.
+	RequiredAttributes []string
 }
 
 // Credentials are shown once, on the page that answers the POST that

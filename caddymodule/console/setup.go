@@ -18,6 +18,10 @@ type setupView struct {
 	TenantURL string
 	Enabled   bool
 	HasToken  bool
+	// Product and Required are the product the users go to and the SCIM
+	// attributes it needs every user to have.
+	Product  string
+	Required []string
 	// IdPs are the IdPs to choose from; IdP is the chosen one ("" until
 	// one is chosen, "other" for any other IdP).
 	IdPs []guides.Guide
@@ -77,6 +81,9 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request, t tenantRequest,
 	}
 	v := &setupView{Tenant: t.tenant, TenantURL: p.TenantURL, Enabled: p.Enabled, HasToken: p.Token != nil,
 		IdPs: guides.All, IdP: idp, Connection: h.buildConnection(r.Context(), t)}
+	if b := p.Backend; b != nil {
+		v.Product, v.Required = b.Name, b.RequiredAttributes
+	}
 	switch idp {
 	case "", "other":
 		v.Name = "Another identity provider"

@@ -14,6 +14,7 @@ func TestSetupWalkthrough(t *testing.T) {
 	hs.svc.add("acme")
 	hs.svc.tenants["acme"].requests = []Request{{Time: hs.clock.Now().Add(-time.Minute), Operation: "list Users", Status: 401, Reason: "invalid"}}
 	hs.svc.add("globex")
+	hs.svc.tenants["acme"].panel.Backend = &Backend{Name: "pharos", RequiredAttributes: []string{"emails"}}
 	admin := hs.admin("acme")
 
 	// The panel links to it; the picker lists every IdP and mints nothing.
@@ -53,6 +54,9 @@ func TestSetupWalkthrough(t *testing.T) {
 		})
 	}
 
+	if entra := admin.get("/console/t/acme/setup/entra"); !strings.Contains(entra.mainText(), "Attributes pharos needs") || !strings.Contains(entra.body, "<code>emails</code>") {
+		t.Error("the walk-through does not name the attributes the product needs")
+	}
 	other := admin.get("/console/t/acme/setup/other").status(http.StatusOK)
 	if !strings.Contains(other.mainText(), "Bearer") || byID(other.doc, "tenant-url") == nil {
 		t.Error("the generic walk-through lacks its steps")
