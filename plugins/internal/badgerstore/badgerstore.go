@@ -32,11 +32,15 @@ const (
 	NumCompactors = 2
 )
 
-// Options returns the options of a tenant's store in dir: the sizes above
-// and the logger of the default hclog logger, named "badger". Callers add
-// their own durability settings.
+// Options returns the options of a tenant's store in dir: the sizes above,
+// the logger of the default hclog logger, named "badger", and every commit
+// synced to disk. A backend reports a change as applied only once it is
+// durable: the host then moves its delivery cursor past it and never
+// sends it again, so a change a machine crash could still undo would be
+// lost for good.
 func Options(dir string) badger.Options {
 	return badger.DefaultOptions(dir).
+		WithSyncWrites(true).
 		WithLogger(Logger{hclog.Default().Named("badger")}).
 		WithMemTableSize(MemTableSize).
 		WithNumMemtables(NumMemtables).
