@@ -384,3 +384,22 @@ const (
 )
 
 func fTenant(t string) zap.Field { return zap.String(keyTenant, t) }
+
+// GroupsOf implements store.GroupLister: through the wrapped store when it
+// reads many members at once, else one member at a time.
+func (n notifying) GroupsOf(ctx context.Context, tenant string, members []string) (map[string][]store.GroupRef, error) {
+	if gl, ok := n.Store.(store.GroupLister); ok {
+		return gl.GroupsOf(ctx, tenant, members)
+	}
+	out := make(map[string][]store.GroupRef, len(members))
+	for _, m := range members {
+		refs, err := n.Store.Groups(ctx, tenant, m)
+		if err != nil {
+			return nil, err
+		}
+		if len(refs) > 0 {
+			out[m] = refs
+		}
+	}
+	return out, nil
+}

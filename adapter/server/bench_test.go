@@ -193,3 +193,48 @@ func BenchmarkPatchUser(b *testing.B) {
 		serve(b, h, http.MethodPatch, "/scim/v2/acme/Users/"+big.users[i%benchUsers], body, http.StatusNoContent)
 	}
 }
+
+// hideGroupLister hides a store's GroupsOf: every user's groups are then
+// read in a transaction of their own, as before pages read them at once.
+type hideGroupLister struct{ store.Store }
+
+// BenchmarkPageOfUsersWithGroups lists a page of 100 users, each in three
+// of 20 groups, reading the users' groups one user at a time ("per-user",
+// the way a store without GroupsOf is read) and for the page at once.
+func BenchmarkPageOfUsersWithGroups(b *testing.B) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 2000; i++ {
+		res, err := st.Create(ctx, "acme", schema.User, benchUser(i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, res.Resource["id"].(string))
+	}
+	for g := 0; g < 20; g++ {
+		var ms []patch.Member
+		for i := g * 100; i < g*100+300 && i < len(ids); i++ {
+			ms = append(ms, patch.Member{Value: ids[i]})
+		}
+		if _, err := st.Create(ctx, "acme", schema.Group, map[string]any{"displayName": fmt.Sprint("group ", g)}, ms); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		st   store.Store
+	}{{"per-user", hideGroupLister{st}}, {"page", st}} {
+		b.Run(c.name, func(b *testing.B) {
+			h := New(Config{Store: c.st}).Handler("acme", "/scim/v2/acme")
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				serve(b, h, http.MethodGet, "/scim/v2/acme/Users?startIndex=201&count=100", "", http.StatusOK)
+			}
+		})
+	}
+}

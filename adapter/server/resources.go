@@ -21,6 +21,12 @@ func (q *request) location(rt *schema.ResourceType, id string) string {
 // derived members or groups when the projection returns them, and the
 // projection itself.
 func (q *request) render(rt *schema.ResourceType, res map[string]any, p *projection) (map[string]any, error) {
+	return q.renderWith(rt, res, p, nil)
+}
+
+// renderWith is render with the groups of a page's users read beforehand
+// (nil: read them now).
+func (q *request) renderWith(rt *schema.ResourceType, res map[string]any, p *projection, pageGroups map[string][]store.GroupRef) (map[string]any, error) {
 	out := make(map[string]any, len(res)+1)
 	for k, v := range res {
 		out[k] = v
@@ -52,9 +58,12 @@ func (q *request) render(rt *schema.ResourceType, res map[string]any, p *project
 			out["members"] = arr
 		}
 	case rt == schema.User && p.wants("groups"):
-		groups, err := q.cfg.Store.Groups(q.ctx, q.tenant, id)
-		if err != nil {
-			return nil, err
+		groups := pageGroups[id]
+		if pageGroups == nil {
+			var err error
+			if groups, err = q.cfg.Store.Groups(q.ctx, q.tenant, id); err != nil {
+				return nil, err
+			}
 		}
 		if len(groups) > 0 {
 			arr := make([]any, len(groups))
@@ -482,8 +491,23 @@ func (q *request) listWith(rts []*schema.ResourceType, lp *listParams) {
 }
 
 func (q *request) renderPage(resp *listResponse, tq typeQuery, resources []map[string]any) error {
+	// A page of users reads its members' groups at once, when the store
+	// can: one read of the membership index, each group's name once.
+	var pageGroups map[string][]store.GroupRef
+	if gl, ok := q.cfg.Store.(store.GroupLister); ok && tq.rt == schema.User && tq.proj.wants("groups") && len(resources) > 1 {
+		ids := make([]string, 0, len(resources))
+		for _, res := range resources {
+			if id, ok := res["id"].(string); ok {
+				ids = append(ids, id)
+			}
+		}
+		var err error
+		if pageGroups, err = gl.GroupsOf(q.ctx, q.tenant, ids); err != nil {
+			return err
+		}
+	}
 	for _, res := range resources {
-		out, err := q.render(tq.rt, res, tq.proj)
+		out, err := q.renderWith(tq.rt, res, tq.proj, pageGroups)
 		if err != nil {
 			return err
 		}

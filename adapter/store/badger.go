@@ -863,6 +863,64 @@ func (s *Badger) Members(ctx context.Context, tenant, group string) ([]patch.Mem
 	return out, err
 }
 
+var _ GroupLister = (*Badger)(nil)
+
+// GroupsOf implements GroupLister: one read transaction for all members,
+// each group's displayName read once.
+func (s *Badger) GroupsOf(ctx context.Context, tenant string, members []string) (map[string][]GroupRef, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]GroupRef, len(members))
+	err := s.db.View(func(txn *badger.Txn) error {
+		names := map[string]*string{} // group id → displayName; nil: no such group
+		for _, member := range members {
+			refs, err := memberGroups(txn, tenant, member, names)
+			if err != nil {
+				return err
+			}
+			if len(refs) > 0 {
+				out[member] = refs
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// memberGroups reads the groups of member in txn; names caches group
+// names across calls.
+func memberGroups(txn *badger.Txn, tenant, member string, names map[string]*string) ([]GroupRef, error) {
+	var out []GroupRef
+	prefix := memberOfPrefix(tenant, member)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		gid := string(it.Item().Key()[len(prefix):])
+		name, seen := names[gid]
+		if !seen {
+			g, err := getRecord(txn, resourceKey(tenant, tGroup, gid))
+			switch {
+			case errors.Is(err, badger.ErrKeyNotFound):
+				// a deleted group whose edges are being cleaned up
+			case err != nil:
+				return nil, err
+			default:
+				n, _ := g["displayName"].(string)
+				name = &n
+			}
+			if names != nil {
+				names[gid] = name
+			}
+		}
+		if name == nil {
+			continue
+		}
+		out = append(out, GroupRef{ID: gid, DisplayName: *name})
+	}
+	return out, nil
+}
+
 // Groups implements Store.
 func (s *Badger) Groups(ctx context.Context, tenant, member string) ([]GroupRef, error) {
 	if err := checkTenant(tenant); err != nil {
@@ -870,22 +928,9 @@ func (s *Badger) Groups(ctx context.Context, tenant, member string) ([]GroupRef,
 	}
 	var out []GroupRef
 	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := memberOfPrefix(tenant, member)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			gid := string(it.Item().Key()[len(prefix):])
-			g, err := getRecord(txn, resourceKey(tenant, tGroup, gid))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue // a deleted group whose edges are being cleaned up
-			}
-			if err != nil {
-				return err
-			}
-			name, _ := g["displayName"].(string)
-			out = append(out, GroupRef{ID: gid, DisplayName: name})
-		}
-		return nil
+		var err error
+		out, err = memberGroups(txn, tenant, member, nil)
+		return err
 	})
 	return out, err
 }

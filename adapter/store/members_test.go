@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/caddy-scim/caddy-scim/adapter/patch"
@@ -57,5 +58,47 @@ func TestMemberIDDecidesType(t *testing.T) {
 				t.Errorf("Groups(%s) = %v, %v", m.Value, groups, err)
 			}
 		})
+	}
+}
+
+// TestGroupsOfAgreesWithGroups: reading many members' groups at once gives
+// each member what Groups gives, including after a group is deleted while
+// its edges are still being removed.
+func TestGroupsOfAgreesWithGroups(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	var users []string
+	for i := 0; i < 12; i++ {
+		users = append(users, mustCreate(t, s, tenant, schema.User, user(fmt.Sprint("g-of-", i)))["id"].(string))
+	}
+	var groups []string
+	for g, span := range [][2]int{{0, 6}, {3, 12}, {5, 6}} {
+		var ms []patch.Member
+		for _, u := range users[span[0]:span[1]] {
+			ms = append(ms, patch.Member{Value: u})
+		}
+		groups = append(groups, mustCreate(t, s, tenant, schema.Group, map[string]any{"displayName": fmt.Sprint("G", g)}, ms...)["id"].(string))
+	}
+	if err := s.Delete(ctx, tenant, schema.Group, groups[2]); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.GroupsOf(ctx, tenant, append(users, "no-such-user"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		one, err := s.Groups(ctx, tenant, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(all[u]) != fmt.Sprint(one) {
+			t.Errorf("user %s: GroupsOf %v, Groups %v", u, all[u], one)
+		}
+	}
+	if len(all[users[4]]) != 2 || len(all[users[5]]) != 2 || len(all[users[11]]) != 1 {
+		t.Errorf("memberships: %v", all)
+	}
+	if _, ok := all["no-such-user"]; ok {
+		t.Error("a member of nothing is in the map")
 	}
 }

@@ -132,3 +132,12 @@ type GroupRef struct {
 	// DisplayName is the group's current displayName.
 	DisplayName string
 }
+
+// GroupLister is implemented by stores that read the groups of many
+// members at once: a page of users then costs one read of the membership
+// index instead of one per user, and each group's name is read once.
+type GroupLister interface {
+	// GroupsOf returns the groups each of members is a direct member of;
+	// members of no group are absent from the map.
+	GroupsOf(ctx context.Context, tenant string, members []string) (map[string][]GroupRef, error)
+}
