@@ -53,6 +53,17 @@ type App struct {
 	// FlushInterval is how often the tenants' last-access times are
 	// written to storage; requests only update memory. Defaults to 30s.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
+	// CacheSize is the memory, in bytes, for cached blocks of the store's
+	// tables. Defaults to 64 MiB.
+	CacheSize int64 `json:"cache_size,omitempty"`
+	// IndexCacheSize is the memory, in bytes, for the tables' indexes and
+	// bloom filters; beyond it they are read from disk when needed.
+	// Defaults to 32 MiB.
+	IndexCacheSize int64 `json:"index_cache_size,omitempty"`
+	// MemTableSize is the size, in bytes, of each of the store's three
+	// in-memory write buffers; one write may use up to about 15% of it.
+	// Defaults to 32 MiB.
+	MemTableSize int64 `json:"memtable_size,omitempty"`
 
 	ctx    caddy.Context
 	logger *zap.Logger
@@ -102,6 +113,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// memorySettings are the store's memory options.
+type memorySettings struct {
+	CacheSize, IndexCacheSize, MemTableSize int64
+}
+
 // pool shares the open stores between configs.
 var pool = caddy.NewUsagePool()
 
@@ -112,6 +128,9 @@ var pool = caddy.NewUsagePool()
 type shared struct {
 	dir   string
 	every time.Duration
+	// memory are the store's memory settings of the config that opened
+	// the directory: they apply until the process restarts.
+	memory memorySettings
 
 	// openMu guards opening; opened is set once store, tokens and
 	// deliverer are set, and they are not changed after.
@@ -161,7 +180,8 @@ func (s *shared) open() error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("creating storage directory %s: %w", s.dir, err)
 	}
-	st, err := store.Open(store.Options{Dir: s.dir, Logger: s.logger.Named("store"), Now: func() time.Time { return now() }})
+	st, err := store.Open(store.Options{Dir: s.dir, Logger: s.logger.Named("store"), Now: func() time.Time { return now() },
+		BlockCacheSize: s.memory.CacheSize, IndexCacheSize: s.memory.IndexCacheSize, MemTableSize: s.memory.MemTableSize})
 	if err != nil {
 		return err
 	}
@@ -225,6 +245,9 @@ func (s *shared) flushLoop(every time.Duration) {
 // directory, without opening it: Start does, so that validating a config
 // creates nothing and starts nothing.
 func (a *App) Provision(ctx caddy.Context) error {
+	if a.CacheSize < 0 || a.IndexCacheSize < 0 || a.MemTableSize < 0 {
+		return errors.New("cache_size, index_cache_size and memtable_size cannot be negative")
+	}
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.reg = &registry{tenants: map[string]*registration{}, runtime: map[string]*registration{}, profiles: map[string]*profileReg{}}
@@ -242,10 +265,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	logger := a.logger
 	every := time.Duration(a.FlushInterval)
+	memory := memorySettings{CacheSize: a.CacheSize, IndexCacheSize: a.IndexCacheSize, MemTableSize: a.MemTableSize}
 	val, _, err := pool.LoadOrNew(dir, func() (caddy.Destructor, error) {
 		s := &shared{
 			dir:      dir,
 			every:    every,
+			memory:   memory,
 			logger:   logger,
 			failures: &failureLimiter{},
 			stop:     make(chan struct{}),
@@ -263,6 +288,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.shared = val.(*shared)
+	if a.shared.memory != memory {
+		a.logger.Warn("the store's memory settings changed; they apply when Caddy restarts (a reload keeps the open store)",
+			zap.Int64("cache_size", a.CacheSize), zap.Int64("index_cache_size", a.IndexCacheSize), zap.Int64("memtable_size", a.MemTableSize))
+	}
 	return registerTenantCollector(ctx.GetMetricsRegistry(), a)
 }
 

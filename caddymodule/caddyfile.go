@@ -334,10 +334,16 @@ func unmarshalOAuth(d *caddyfile.Dispenser) (*OAuth, error) {
 //
 //	{
 //		scim {
-//			storage_dir    <path>
-//			flush_interval <duration>
+//			storage_dir      <path>
+//			flush_interval   <duration>
+//			cache_size       <size>
+//			index_cache_size <size>
+//			memtable_size    <size>
 //		}
 //	}
+//
+// The sizes are the store's memory (see App); they apply when the store
+// is opened, so a change takes effect at the next restart.
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
 	if err := app.UnmarshalCaddyfile(d); err != nil {
@@ -368,6 +374,27 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("flush_interval: %q is not a positive duration", d.Val())
 			}
 			a.FlushInterval = caddy.Duration(dur)
+		case "cache_size", "index_cache_size", "memtable_size":
+			opt := d.Val()
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(d.Val())
+			lo, hi := uint64(1<<20), uint64(64<<30)
+			if opt == "memtable_size" {
+				lo, hi = 4<<20, 1<<30
+			}
+			if err != nil || n < lo || n > hi {
+				return d.Errf("%s must be a size such as 64MiB, from %s to %s, got %q", opt, humanize.IBytes(lo), humanize.IBytes(hi), d.Val())
+			}
+			switch opt {
+			case "cache_size":
+				a.CacheSize = int64(n)
+			case "index_cache_size":
+				a.IndexCacheSize = int64(n)
+			default:
+				a.MemTableSize = int64(n)
+			}
 		default:
 			return d.Errf("unrecognized scim global option %q", d.Val())
 		}

@@ -47,7 +47,31 @@ type Options struct {
 	// in its own transaction; the rest are removed in background batches.
 	// Defaults to 2,000.
 	InlineEdgeDeletes int
+	// BlockCacheSize is the memory for cached data blocks of the store's
+	// tables; defaults to DefaultBlockCacheSize.
+	BlockCacheSize int64
+	// IndexCacheSize is the memory for the tables' block indexes and bloom
+	// filters; defaults to DefaultIndexCacheSize. Indexes beyond it are
+	// read from disk when needed instead of all being kept in memory.
+	IndexCacheSize int64
+	// MemTableSize is the size of each of the NumMemtables in-memory
+	// write buffers; defaults to DefaultMemTableSize. One write
+	// transaction may hold up to about 15% of it.
+	MemTableSize int64
 }
+
+// Memory defaults of a store: sized for a server holding hundreds of
+// thousands of resources in a few hundred MiB, where Badger's own defaults
+// (a 256 MiB block cache, five 64 MiB memtables, every index in memory)
+// reach gigabytes.
+const (
+	DefaultBlockCacheSize = 64 << 20
+	DefaultIndexCacheSize = 32 << 20
+	DefaultMemTableSize   = 32 << 20
+	// NumMemtables is how many memtables a store keeps: one taking writes,
+	// the others waiting to be flushed.
+	NumMemtables = 3
+)
 
 // Badger is the Badger v4 implementation of Store.
 type Badger struct {
@@ -98,10 +122,23 @@ func Open(opts Options) (*Badger, error) {
 	if opts.InlineEdgeDeletes <= 0 {
 		opts.InlineEdgeDeletes = 2000
 	}
+	if opts.BlockCacheSize <= 0 {
+		opts.BlockCacheSize = DefaultBlockCacheSize
+	}
+	if opts.IndexCacheSize <= 0 {
+		opts.IndexCacheSize = DefaultIndexCacheSize
+	}
+	if opts.MemTableSize <= 0 {
+		opts.MemTableSize = DefaultMemTableSize
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithLogger(badgerLogger{opts.Logger.Sugar()}).
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
-		WithCompactL0OnClose(true)
+		WithCompactL0OnClose(true).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(NumMemtables)
 	if opts.InMemory {
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
 	}
@@ -989,4 +1026,11 @@ func mentions(e filter.Expr, name string) bool {
 		return mentions(x.X, name)
 	}
 	return false
+}
+
+// Memory returns the memory sizes the store was opened with: its block
+// cache, index cache and memtable size.
+func (s *Badger) Memory() (blockCache, indexCache, memTable int64) {
+	o := s.db.Opts()
+	return o.BlockCacheSize, o.IndexCacheSize, o.MemTableSize
 }

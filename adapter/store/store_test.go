@@ -664,3 +664,23 @@ func countPrefix(t *testing.T, s *Badger, prefix []byte) int {
 	}
 	return n
 }
+
+func TestMemoryOptions(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, i, m := s.Memory(); b != DefaultBlockCacheSize || i != DefaultIndexCacheSize || m != DefaultMemTableSize {
+		t.Errorf("defaults: %d %d %d", b, i, m)
+	}
+	s.Close()
+	s, err = Open(Options{Dir: dir, NoSync: true, BlockCacheSize: 8 << 20, IndexCacheSize: 4 << 20, MemTableSize: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, i, m := s.Memory(); b != 8<<20 || i != 4<<20 || m != 16<<20 {
+		t.Errorf("set: %d %d %d", b, i, m)
+	}
+}
