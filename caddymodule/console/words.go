@@ -206,7 +206,10 @@ func relative(t, now time.Time) string {
 	if d < time.Minute {
 		return "in under a minute"
 	}
-	return "in " + humanDuration(d)
+	// To the nearest minute first: a token valid for a year, shown a few
+	// milliseconds after it was made, expires "in 1 year", not "in 364
+	// days".
+	return "in " + humanDuration(d.Round(time.Minute))
 }
 
 // humanDuration words a duration in its largest whole unit, rounded down:
