@@ -136,10 +136,8 @@ func (a *adminAPI) putTenant(w http.ResponseWriter, r *http.Request, app *App, n
 	if app.staticTenant(name) != nil {
 		return apiError(http.StatusConflict, "tenant %q is declared in the config; change it there, or pick another name for a runtime tenant", name)
 	}
-	for _, n := range app.tenantNames() {
-		if n != name && strings.EqualFold(n, name) {
-			return apiError(http.StatusConflict, "tenant %q differs from the existing tenant %q only in case; tenant names must differ in more than case", name, n)
-		}
+	if n := app.staticCaseTwin(name); n != "" {
+		return apiError(http.StatusConflict, "tenant %q differs from the existing tenant %q only in case; tenant names must differ in more than case", name, n)
 	}
 	var req RuntimeTenantRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
@@ -253,6 +251,20 @@ func (app *App) recordFrom(name string, req RuntimeTenantRequest) (tenants.Recor
 		rec.RateLimit = &tenants.RateLimit{Requests: rl.Requests, Window: time.Duration(rl.Window)}
 	}
 	return rec, nil
+}
+
+// staticCaseTwin returns the config's tenant whose name equals name in
+// another case, or "". Runtime tenants' case twins are the registry's to
+// refuse.
+func (app *App) staticCaseTwin(name string) string {
+	app.reg.mu.RLock()
+	defer app.reg.mu.RUnlock()
+	for n := range app.reg.tenants {
+		if n != name && strings.EqualFold(n, name) {
+			return n
+		}
+	}
+	return ""
 }
 
 // notRuntime explains why a tenant cannot be disabled or purged.

@@ -36,10 +36,7 @@ func (c consoleService) Connections(ctx context.Context, account string) ([]cons
 		return nil, 0, err
 	}
 	var out []console.Summary
-	for _, rec := range app.shared.runtime.List() {
-		if rec.Account != account {
-			continue
-		}
+	for _, rec := range app.shared.runtime.Connections(account) {
 		s := console.Summary{Tenant: rec.Name, Name: strings.TrimPrefix(rec.Name, account+"."), Kind: KindRuntime,
 			Profile: rec.Profile, Enabled: app.tenant(rec.Name) != nil, TenantURL: app.tenantURL(rec.Name)}
 		if st, err := app.shared.tokens.Status(ctx, rec.Name); err == nil {

@@ -133,6 +133,8 @@ type Registry struct {
 	recs map[string]*Record
 	// folded maps strings.ToLower(name) to name, for case conflicts.
 	folded map[string]string
+	// accounts maps an account to the names of its connections.
+	accounts map[string]map[string]bool
 }
 
 // Load reads the runtime tenants from p and finishes any purge a crash
@@ -145,7 +147,8 @@ func Load(ctx context.Context, p Persistence, now func() time.Time) (*Registry, 
 	if err != nil {
 		return nil, fmt.Errorf("reading runtime tenants: %w", err)
 	}
-	r := &Registry{p: p, now: now, recs: make(map[string]*Record, len(recs)), folded: make(map[string]string, len(recs))}
+	r := &Registry{p: p, now: now, recs: make(map[string]*Record, len(recs)), folded: make(map[string]string, len(recs)),
+		accounts: map[string]map[string]bool{}}
 	for i := range recs {
 		rec := &recs[i]
 		if rec.Purging {
@@ -154,8 +157,7 @@ func Load(ctx context.Context, p Persistence, now func() time.Time) (*Registry, 
 			}
 			continue
 		}
-		r.recs[rec.Name] = rec
-		r.folded[strings.ToLower(rec.Name)] = rec.Name
+		r.setLocked(rec)
 	}
 	return r, nil
 }
@@ -308,6 +310,9 @@ func (r *Registry) Purge(ctx context.Context, name string, before func(rec Recor
 	r.mu.Lock()
 	delete(r.recs, name)
 	delete(r.folded, strings.ToLower(name))
+	if old.Account != "" {
+		delete(r.accounts[old.Account], name)
+	}
 	r.mu.Unlock()
 	return nil
 }
@@ -315,6 +320,32 @@ func (r *Registry) Purge(ctx context.Context, name string, before func(rec Recor
 func (r *Registry) set(rec *Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.setLocked(rec)
+}
+
+func (r *Registry) setLocked(rec *Record) {
+	if old := r.recs[rec.Name]; old != nil && old.Account != "" && old.Account != rec.Account {
+		delete(r.accounts[old.Account], rec.Name)
+	}
 	r.recs[rec.Name] = rec
 	r.folded[strings.ToLower(rec.Name)] = rec.Name
+	if rec.Account != "" {
+		if r.accounts[rec.Account] == nil {
+			r.accounts[rec.Account] = map[string]bool{}
+		}
+		r.accounts[rec.Account][rec.Name] = true
+	}
+}
+
+// Connections returns the records whose Account is account, by name,
+// without reading every tenant.
+func (r *Registry) Connections(account string) []Record {
+	r.mu.RLock()
+	out := make([]Record, 0, len(r.accounts[account]))
+	for name := range r.accounts[account] {
+		out = append(out, *r.recs[name])
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

@@ -166,3 +166,40 @@ func TestSaveFailureChangesNothing(t *testing.T) {
 		t.Fatal("an unsaved tenant is visible")
 	}
 }
+
+func TestConnectionsOfAnAccount(t *testing.T) {
+	ctx := context.Background()
+	m := newMemory()
+	m.recs["old.hr"] = Record{Name: "old.hr", Profile: "p", Account: "old"}
+	r, err := Load(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []Record{{Name: "acme", Profile: "p"}, {Name: "acme.it", Profile: "p", Account: "acme"}, {Name: "acme.hr", Profile: "p", Account: "acme"}} {
+		if _, err := r.Put(ctx, rec, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(account string) []string {
+		var out []string
+		for _, rec := range r.Connections(account) {
+			out = append(out, rec.Name)
+		}
+		return out
+	}
+	if got := names("acme"); len(got) != 2 || got[0] != "acme.hr" || got[1] != "acme.it" {
+		t.Fatalf("acme's connections: %v", got)
+	}
+	if got := names("old"); len(got) != 1 {
+		t.Fatalf("a loaded connection is not listed: %v", got)
+	}
+	if err := r.Purge(ctx, "acme.hr", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := names("acme"); len(got) != 1 || got[0] != "acme.it" {
+		t.Fatalf("after a purge: %v", got)
+	}
+	if got := names("acme.it"); len(got) != 0 {
+		t.Fatalf("a connection has connections: %v", got)
+	}
+}

@@ -157,8 +157,14 @@ func (h *Handler) sectionError(section, tenant string, err error) {
 }
 
 func (h *Handler) buildConnection(ctx context.Context, t tenantRequest) connectionView {
-	c := connectionView{Tenant: t.tenant}
 	reqs, err := h.svc.Requests(ctx, t.tenant)
+	return h.connectionView(t, reqs, err)
+}
+
+// connectionView shows the requests Service.Requests returned, or that
+// they could not be read.
+func (h *Handler) connectionView(t tenantRequest, reqs []Request, err error) connectionView {
+	c := connectionView{Tenant: t.tenant}
 	if err != nil {
 		h.sectionError("requests", t.tenant, err)
 		c.Err = true
@@ -176,11 +182,14 @@ func (h *Handler) buildConnection(ctx context.Context, t tenantRequest) connecti
 // connection serves the connection check alone, which the panel's script
 // fetches to refresh it.
 func (h *Handler) connection(w http.ResponseWriter, r *http.Request, t tenantRequest) {
-	if _, err := h.svc.Panel(r.Context(), t.tenant); err != nil {
+	// The script polls this every few seconds: read the requests alone,
+	// not the whole panel.
+	reqs, err := h.svc.Requests(r.Context(), t.tenant)
+	if errors.Is(err, ErrNotFound) {
 		h.panelError(w, r, t, err)
 		return
 	}
-	h.render(w, r, t.p, http.StatusOK, "connection", "Connection check", h.buildConnection(r.Context(), t))
+	h.render(w, r, t.p, http.StatusOK, "connection", "Connection check", h.connectionView(t, reqs, err))
 }
 
 // tokenExpired says whether the tenant's newest token no longer works:
