@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -95,14 +94,6 @@ type Badger struct {
 	hasCollisions atomic.Bool
 }
 
-// tenantState serialises the writes of one tenant and hands out its journal
-// sequence numbers. Reads never take it.
-type tenantState struct {
-	lock   chan struct{}
-	seq    uint64
-	loaded bool
-}
-
 var _ Store = (*Badger)(nil)
 
 // Open opens (or creates) a store.
@@ -156,8 +147,7 @@ func Open(opts Options) (*Badger, error) {
 		return nil, err
 	}
 	if !opts.InMemory {
-		s.wg.Add(1)
-		go s.gcLoop()
+		s.startMaintenance()
 	}
 	return s, nil
 }
@@ -172,26 +162,6 @@ func (s *Badger) Close() error {
 		err = s.db.Close()
 	})
 	return err
-}
-
-func (s *Badger) gcLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.GCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			for s.db.RunValueLogGC(0.5) == nil {
-				select {
-				case <-s.stop:
-					return
-				default:
-				}
-			}
-		}
-	}
 }
 
 func typeByte(rt *schema.ResourceType) (byte, error) {
@@ -230,99 +200,6 @@ func notFound(rt *schema.ResourceType, id string) error {
 
 func conflict(rt *schema.ResourceType, attr, value string) error {
 	return scimerr.Conflict("%s %s %q is already taken; %s must be unique (case-insensitively)", rt.Name, attr, scimerr.Clip(value, 128), attr)
-}
-
-// writer carries one write transaction and the journal events it emits.
-type writer struct {
-	txn    *badger.Txn
-	tenant string
-	seq    uint64
-	now    time.Time
-	first  uint64
-	// collisions is set when the store may list colliding names, so
-	// removing a unique value must check who holds it.
-	collisions bool
-}
-
-// emit appends ev to the journal with the next sequence number.
-func (w *writer) emit(ev *change.Event) error {
-	if ev == nil {
-		return nil
-	}
-	w.seq++
-	if w.first == 0 {
-		w.first = w.seq
-	}
-	ev.Seq, ev.Tenant, ev.Time = w.seq, w.tenant, w.now
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encoding change event: %w", err)
-	}
-	return w.txn.Set(journalKey(w.tenant, w.seq), b)
-}
-
-// nextSeq is the sequence the next emitted event will get.
-func (w *writer) nextSeq() uint64 { return w.seq + 1 }
-
-func (s *Badger) tenant(tenant string) *tenantState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ts := s.tenants[tenant]
-	if ts == nil {
-		ts = &tenantState{lock: make(chan struct{}, 1)}
-		s.tenants[tenant] = ts
-	}
-	return ts
-}
-
-// write runs fn in a write transaction under the tenant's write lock,
-// retrying a bounded number of times on a transaction conflict.
-func (s *Badger) write(ctx context.Context, tenant string, fn func(w *writer) error) error {
-	if err := checkTenant(tenant); err != nil {
-		return err
-	}
-	ts := s.tenant(tenant)
-	select {
-	case ts.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-ts.lock }()
-	if !ts.loaded {
-		seq, err := s.lastSeq(tenant)
-		if err != nil {
-			return err
-		}
-		ts.seq, ts.loaded = seq, true
-	}
-	var err error
-	for attempt := 0; attempt < s.opts.MaxConflictRetries; attempt++ {
-		if err = ctx.Err(); err != nil {
-			return err
-		}
-		txn := s.db.NewTransaction(true)
-		w := &writer{txn: txn, tenant: tenant, seq: ts.seq, now: s.opts.Now().UTC(), collisions: s.hasCollisions.Load()}
-		err = fn(w)
-		if err == nil {
-			err = txn.Commit()
-		}
-		txn.Discard()
-		switch {
-		case err == nil:
-			ts.seq = w.seq
-			return nil
-		case errors.Is(err, errNoChange):
-			return nil
-		case errors.Is(err, badger.ErrConflict):
-			continue
-		case errors.Is(err, badger.ErrTxnTooBig):
-			return scimerr.New(http.StatusRequestEntityTooLarge, scimerr.TooMany,
-				"the request changes too many memberships at once to commit atomically; send the change as several smaller PATCH requests")
-		default:
-			return err
-		}
-	}
-	return fmt.Errorf("committing after %d conflicts: %w", s.opts.MaxConflictRetries, err)
 }
 
 // errNoChange aborts a write that would change nothing.
@@ -383,6 +260,14 @@ func setRecord(txn *badger.Txn, key []byte, m map[string]any) error {
 	return txn.Set(key, b)
 }
 
+func (w *writer) setRecord(key []byte, m map[string]any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encoding resource: %w", err)
+	}
+	return w.set(key, b)
+}
+
 // Get implements Store.
 func (s *Badger) Get(ctx context.Context, tenant string, rt *schema.ResourceType, id string) (map[string]any, error) {
 	typ, err := typeByte(rt)
@@ -435,7 +320,7 @@ func (s *Badger) Create(ctx context.Context, tenant string, rt *schema.ResourceT
 		if err := w.indexChanges(typ, rt, res["id"].(string), nil, res); err != nil {
 			return err
 		}
-		if err := setRecord(w.txn, resourceKey(tenant, typ, id.String()), res); err != nil {
+		if err := w.setRecord(resourceKey(tenant, typ, id.String()), res); err != nil {
 			return err
 		}
 		if err := w.addCount(typ, 1); err != nil {
@@ -487,7 +372,7 @@ func (w *writer) addCount(typ byte, delta int64) error {
 	} else {
 		n = uint64(int64(n) + delta)
 	}
-	return w.txn.Set(k, binary.AppendUvarint(nil, n))
+	return w.set(k, binary.AppendUvarint(nil, n))
 }
 
 func (s *Badger) count(txn *badger.Txn, tenant string, typ byte) (int, error) {
@@ -581,7 +466,7 @@ func (s *Badger) Update(ctx context.Context, tenant string, rt *schema.ResourceT
 		if err := w.indexChanges(typ, rt, id, cur, next); err != nil {
 			return err
 		}
-		if err := setRecord(w.txn, key, next); err != nil {
+		if err := w.setRecord(key, next); err != nil {
 			return err
 		}
 		if typ == tUser {
@@ -649,10 +534,10 @@ func (w *writer) applyMembers(group string, d *patch.MemberDelta) (added, remove
 			}
 			return nil
 		})
-		if err := w.txn.Delete(mk); err != nil {
+		if err := w.del(mk); err != nil {
 			return nil, nil, nil, err
 		}
-		if err := w.txn.Delete(memberOfKey(w.tenant, id, group)); err != nil {
+		if err := w.del(memberOfKey(w.tenant, id, group)); err != nil {
 			return nil, nil, nil, err
 		}
 		removed = append(removed, change.Member{ID: id, Type: typ})
@@ -678,10 +563,10 @@ func (w *writer) applyMembers(group string, d *patch.MemberDelta) (added, remove
 			skipped = append(skipped, id)
 			continue
 		}
-		if err := w.txn.Set(mk, []byte{typ}); err != nil {
+		if err := w.set(mk, []byte{typ}); err != nil {
 			return nil, nil, nil, err
 		}
-		if err := w.txn.Set(memberOfKey(w.tenant, id, group), nil); err != nil {
+		if err := w.set(memberOfKey(w.tenant, id, group), nil); err != nil {
 			return nil, nil, nil, err
 		}
 		added = append(added, change.Member{ID: id, Type: typeName(typ)})
@@ -733,6 +618,7 @@ func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.Resourc
 	}
 	pending := false
 	err = s.write(ctx, tenant, func(w *writer) error {
+		pending = false
 		key := resourceKey(tenant, typ, id)
 		cur, err := getRecord(w.txn, key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -746,7 +632,7 @@ func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.Resourc
 				return err
 			}
 		}
-		if err := w.txn.Delete(key); err != nil {
+		if err := w.del(key); err != nil {
 			return err
 		}
 		if err := w.indexChanges(typ, rt, id, cur, nil); err != nil {
@@ -757,8 +643,8 @@ func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.Resourc
 		}
 		// Edges in which the resource is the member: one per group it is
 		// in, removed here.
-		if err := deletePrefix(w.txn, memberOfPrefix(tenant, id), -1, func(k []byte) error {
-			return w.txn.Delete(memberKey(tenant, string(k[len(memberOfPrefix(tenant, id)):]), id))
+		if err := deletePrefix(w.txn, w.del, memberOfPrefix(tenant, id), -1, func(k []byte) error {
+			return w.del(memberKey(tenant, string(k[len(memberOfPrefix(tenant, id)):]), id))
 		}); err != nil {
 			return err
 		}
@@ -771,13 +657,13 @@ func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.Resourc
 			// by cleanup (reads skip edges of groups that are gone).
 			prefix := memberPrefix(tenant, id)
 			n := 0
-			err := deletePrefix(w.txn, prefix, s.opts.InlineEdgeDeletes, func(k []byte) error {
+			err := deletePrefix(w.txn, w.del, prefix, s.opts.InlineEdgeDeletes, func(k []byte) error {
 				n++
-				return w.txn.Delete(memberOfKey(tenant, string(k[len(prefix):]), id))
+				return w.del(memberOfKey(tenant, string(k[len(prefix):]), id))
 			})
 			if errors.Is(err, errMore) {
 				pending = true
-				err = w.txn.Set(cleanupKey(tenant, id), nil)
+				err = w.set(cleanupKey(tenant, id), nil)
 			}
 			if err != nil {
 				return err
@@ -796,7 +682,7 @@ var errMore = errors.New("more keys")
 
 // deletePrefix deletes up to limit keys under prefix (all when limit < 0),
 // calling also for each, and returns errMore when keys remain.
-func deletePrefix(txn *badger.Txn, prefix []byte, limit int, also func(k []byte) error) error {
+func deletePrefix(txn *badger.Txn, del func([]byte) error, prefix []byte, limit int, also func(k []byte) error) error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 	var keys [][]byte
 	more := false
@@ -809,7 +695,7 @@ func deletePrefix(txn *badger.Txn, prefix []byte, limit int, also func(k []byte)
 	}
 	it.Close()
 	for _, k := range keys {
-		if err := txn.Delete(k); err != nil {
+		if err := del(k); err != nil {
 			return err
 		}
 		if also != nil {
@@ -862,7 +748,7 @@ func (s *Badger) startCleanup(tenant, group string) {
 			default:
 			}
 			err := s.db.Update(func(txn *badger.Txn) error {
-				err := deletePrefix(txn, prefix, s.opts.InlineEdgeDeletes, func(k []byte) error {
+				err := deletePrefix(txn, txn.Delete, prefix, s.opts.InlineEdgeDeletes, func(k []byte) error {
 					return txn.Delete(memberOfKey(tenant, string(k[len(prefix):]), group))
 				})
 				more = errors.Is(err, errMore)

@@ -245,7 +245,7 @@ func (s *Badger) Append(ctx context.Context, tenant string, remove []uint64, bui
 			} else if err != nil {
 				return err
 			}
-			if err := w.txn.Delete(key); err != nil {
+			if err := w.del(key); err != nil {
 				return err
 			}
 		}

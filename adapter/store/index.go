@@ -239,7 +239,7 @@ func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old,
 				}
 				continue
 			}
-			if err := w.txn.Delete(indexKey(w.tenant, typ, ix.attr, v, id)); err != nil {
+			if err := w.del(indexKey(w.tenant, typ, ix.attr, v, id)); err != nil {
 				return err
 			}
 		}
@@ -250,7 +250,7 @@ func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old,
 			}
 			delete(newSet, v)
 			if !ix.unique {
-				if err := w.txn.Set(indexKey(w.tenant, typ, ix.attr, v, id), nil); err != nil {
+				if err := w.set(indexKey(w.tenant, typ, ix.attr, v, id), nil); err != nil {
 					return err
 				}
 				continue
@@ -269,7 +269,7 @@ func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old,
 			case err != badger.ErrKeyNotFound:
 				return err
 			}
-			if err := w.txn.Set(k, []byte(id)); err != nil {
+			if err := w.set(k, []byte(id)); err != nil {
 				return err
 			}
 		}
@@ -285,7 +285,7 @@ func (w *writer) indexChanges(typ byte, rt *schema.ResourceType, id string, old,
 func (w *writer) releaseUnique(typ byte, attr, v, id string) error {
 	k := uniqueKey(w.tenant, typ, attr, v)
 	if !w.collisions {
-		return w.txn.Delete(k)
+		return w.del(k)
 	}
 	holder := ""
 	item, err := w.txn.Get(k)
@@ -300,7 +300,7 @@ func (w *writer) releaseUnique(typ byte, attr, v, id string) error {
 		return err
 	}
 	if holder != id {
-		return w.txn.Delete(collisionKey(w.tenant, typ, attr, v, id))
+		return w.del(collisionKey(w.tenant, typ, attr, v, id))
 	}
 	prefix := collisionPrefix(w.tenant, typ, attr, v)
 	it := w.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
@@ -311,10 +311,10 @@ func (w *writer) releaseUnique(typ byte, attr, v, id string) error {
 	}
 	it.Close()
 	if next == "" {
-		return w.txn.Delete(k)
+		return w.del(k)
 	}
-	if err := w.txn.Delete(collisionKey(w.tenant, typ, attr, v, next)); err != nil {
+	if err := w.del(collisionKey(w.tenant, typ, attr, v, next)); err != nil {
 		return err
 	}
-	return w.txn.Set(k, []byte(next))
+	return w.set(k, []byte(next))
 }

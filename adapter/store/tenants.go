@@ -95,7 +95,7 @@ func (s *Badger) deleteKeys(ctx context.Context, prefix []byte, also func(txn *b
 		}
 		var more bool
 		err := s.db.Update(func(txn *badger.Txn) error {
-			err := deletePrefix(txn, prefix, purgeBatch, func(k []byte) error {
+			err := deletePrefix(txn, txn.Delete, prefix, purgeBatch, func(k []byte) error {
 				if also != nil {
 					return also(txn, k)
 				}
