@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,6 +51,10 @@ type tenantState struct {
 
 	qmu   sync.Mutex
 	queue []*pendingWrite
+
+	// commits counts the transactions committed for the tenant's writes,
+	// writes the writes they carried.
+	commits, writes atomic.Uint64
 }
 
 // pendingWrite is one write waiting for, or in, a batch.
@@ -281,6 +286,8 @@ func (s *Badger) commitBatch(ts *tenantState, tenant string, batch []*pendingWri
 		switch {
 		case err == nil:
 			ts.seq = seq
+			ts.commits.Add(1)
+			ts.writes.Add(uint64(len(batch)))
 			for i, p := range batch {
 				s.finish(p, results[i])
 			}
