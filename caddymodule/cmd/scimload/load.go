@@ -117,6 +117,43 @@ type directory struct {
 	people []person
 	ids    []string
 	groups []string
+
+	// made are users created while measuring and added member adds
+	// answered 2xx, for the delete and remove phases to undo.
+	mu    sync.Mutex
+	made  []string
+	added []memberAdd
+}
+
+// memberAdd is one PATCH that added members to a group.
+type memberAdd struct {
+	group string
+	ids   []string
+}
+
+// takeMade returns a user created while measuring, or "" when none is left.
+func (d *directory) takeMade() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.made) == 0 {
+		return ""
+	}
+	id := d.made[len(d.made)-1]
+	d.made = d.made[:len(d.made)-1]
+	return id
+}
+
+// takeAdded returns a member add made while measuring, or false when none
+// is left.
+func (d *directory) takeAdded() (memberAdd, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.added) == 0 {
+		return memberAdd{}, false
+	}
+	a := d.added[len(d.added)-1]
+	d.added = d.added[:len(d.added)-1]
+	return a, true
 }
 
 // usersPerGroup is how many users there are per group, and how many
@@ -214,6 +251,9 @@ type worker struct {
 	rng     *rand.Rand
 	tallies [numOps + 1]tally
 	made    int
+	// exhausted is set when a remove or delete finds nothing left to
+	// undo; the worker then stops for the rest of the phase.
+	exhausted bool
 }
 
 // opRespond is the baseline's request: GET of a fixed body.
@@ -234,6 +274,18 @@ func (w *worker) step(ctx context.Context, c *scim, d *directory, o op, stamp st
 		p := newPerson(fmt.Sprintf("%s-w%d-%d", stamp, w.n, w.made), w.rng.IntN(1<<20))
 		p.ManagerID = d.ids[k]
 		method, path, body = "POST", "/Users", createBody(p)
+		check = func(b []byte) bool {
+			var r struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(b, &r) != nil || r.ID == "" {
+				return false
+			}
+			d.mu.Lock()
+			d.made = append(d.made, r.ID)
+			d.mu.Unlock()
+			return true
+		}
 	case opPatch:
 		p := d.people[k]
 		p.Family = "Changed" + strconv.Itoa(w.rng.IntN(1000))
@@ -245,11 +297,31 @@ func (w *worker) step(ctx context.Context, c *scim, d *directory, o op, stamp st
 		p.Active = w.rng.IntN(4) != 0
 		method, path, body = "PUT", "/Users/"+d.ids[k], putBody(p, d.ids[k])
 	case opMembers:
-		add := make([]string, 10)
-		for i := range add {
-			add[i] = d.ids[w.rng.IntN(len(d.ids))]
+		add := memberAdd{group: d.groups[w.rng.IntN(len(d.groups))], ids: make([]string, 10)}
+		for i := range add.ids {
+			add.ids[i] = d.ids[w.rng.IntN(len(d.ids))]
 		}
-		method, path, body = "PATCH", "/Groups/"+d.groups[w.rng.IntN(len(d.groups))], addMembersBody(add)
+		method, path, body = "PATCH", "/Groups/"+add.group, addMembersBody(add.ids)
+		check = func([]byte) bool {
+			d.mu.Lock()
+			d.added = append(d.added, add)
+			d.mu.Unlock()
+			return true
+		}
+	case opRemove:
+		add, ok := d.takeAdded()
+		if !ok {
+			w.exhausted = true
+			return
+		}
+		method, path, body = "PATCH", "/Groups/"+add.group, removeMembersBody(add.ids)
+	case opDelete:
+		id := d.takeMade()
+		if id == "" {
+			w.exhausted = true
+			return
+		}
+		method, path = "DELETE", "/Users/"+id
 	case opFilter:
 		method, path = "GET", filterQuery(d.people[k].userName())
 		check = func(b []byte) bool { return bytes.Contains(b, []byte(`"totalResults":1,`)) }

@@ -22,7 +22,13 @@
 //   - the mix: -workers clients for -duration, each drawing operations
 //     by the weights of -mix (defaultMix in mix.go documents them);
 //   - indexed GET only: the same workers and duration, every request a
-//     userName eq lookup of an existing user.
+//     userName eq lookup of an existing user;
+//   - the write phases: each kind of write alone for -op-duration, so
+//     that its CPU per request can be compared across sizes: create,
+//     patch, put, members (adds of 10), remove (Entra's Remove of 10
+//     members, undoing adds made earlier while measuring) and delete (of
+//     users created earlier while measuring). A remove or delete phase
+//     ends early when there is nothing left to undo.
 //
 // A phase reports requests per second, per operation and in all, p50 and
 // p99 latency, every non-2xx answer and every lookup that did not find
@@ -65,24 +71,30 @@ import (
 	"time"
 )
 
+// writePhases are the operations measured alone after the mix, in this
+// order: removes undo the member adds and deletes the creates before them.
+var writePhases = []op{opCreate, opPatch, opPut, opMembers, opRemove, opDelete}
+
 type options struct {
-	caddy     string
-	sizes     []int
-	duration  time.Duration
-	workers   int
-	preload   int
-	settle    time.Duration
-	backend   string
-	mix       mix
-	bigGroup  int
-	adds      int
-	insecure  bool
-	keep      bool
-	jsonOut   string
-	seed      uint64
-	skipBase  bool
-	usersFlag string
-	mixFlag   string
+	caddy    string
+	sizes    []int
+	duration time.Duration
+	// opDuration is the length of each write phase; 0 skips them.
+	opDuration time.Duration
+	workers    int
+	preload    int
+	settle     time.Duration
+	backend    string
+	mix        mix
+	bigGroup   int
+	adds       int
+	insecure   bool
+	keep       bool
+	jsonOut    string
+	seed       uint64
+	skipBase   bool
+	usersFlag  string
+	mixFlag    string
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -104,6 +116,7 @@ func main() {
 	flag.StringVar(&o.caddy, "caddy", "", "the caddy binary to measure (required), e.g. /tmp/caddy from go build -o /tmp/caddy ./caddymodule/cmd/caddy")
 	flag.StringVar(&o.usersFlag, "users", "2000", "users to preload before measuring; several sizes, comma-separated, grow the same store")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "length of each measured phase")
+	flag.DurationVar(&o.opDuration, "op-duration", 10*time.Second, "length of each write phase (create, patch, put, members, remove, delete, each alone) per size; 0 skips them")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients in a measured phase, one connection each")
 	flag.IntVar(&o.preload, "preload-concurrency", 64, "concurrent requests while preloading")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "pause after preloading, before measuring")
@@ -308,11 +321,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 		stamp := "s" + strconv.Itoa(n)
 		do := func(w *worker, o op) { w.step(ctx, c, d, o, stamp) }
-		sz.Mix = r.phase(ctx, p.pid(), "mix", o.mix.draw, do)
+		sz.Mix = r.phase(ctx, p.pid(), "mix", o.duration, o.mix.draw, do)
 		sz.RSSMiB = round(float64(rssKiB(p.pid()))/1024, 1)
 		app, alloc := diskUse(filepath.Join(dir, "scim"))
 		sz.DiskMiB, sz.DiskAllocatedMiB = round(float64(app)/(1<<20), 1), round(float64(alloc)/(1<<20), 1)
-		sz.IndexedGET = r.phase(ctx, p.pid(), "indexed GET", always(opFilter), do)
+		sz.IndexedGET = r.phase(ctx, p.pid(), "indexed GET", o.duration, always(opFilter), do)
+		if o.opDuration > 0 {
+			for _, w := range writePhases {
+				sz.Writes = append(sz.Writes, r.phase(ctx, p.pid(), w.String()+" alone", o.opDuration, always(w), do))
+			}
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -343,7 +361,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := r.phase(ctx, p.pid(), "respond", always(opRespond), func(w *worker, o op) { w.step(ctx, c, d, o, "") })
+	base := r.phase(ctx, p.pid(), "respond", o.duration, always(opRespond), func(w *worker, o op) { w.step(ctx, c, d, o, "") })
 	res.Baseline = &Baseline{BodyBytes: len(body), Phase: base}
 	p.shutdown(time.Minute)
 	return res, ctx.Err()

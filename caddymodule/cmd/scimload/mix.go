@@ -18,10 +18,12 @@ const (
 	opFilter            // GET /Users?filter=userName eq "…" of an existing user
 	opGet               // GET /Users/{id}
 	opPage              // GET /Users?startIndex=<random>&count=100
+	opRemove            // PATCH /Groups/{id}, Remove of 10 members added earlier
+	opDelete            // DELETE /Users/{id} of a user created earlier
 	numOps
 )
 
-var opNames = [numOps]string{"create", "patch", "put", "members", "filter", "get", "page"}
+var opNames = [numOps]string{"create", "patch", "put", "members", "filter", "get", "page", "remove", "delete"}
 
 func (o op) String() string {
 	if o >= 0 && o < numOps {
@@ -44,7 +46,10 @@ func (o op) String() string {
 //	filter  30   GET /Users?filter=userName eq "…" (existing user)
 //	get     20   GET /Users/{id}
 //	page    10   GET /Users?startIndex=<random>&count=100
-var defaultMix = mix{10, 15, 10, 5, 30, 20, 10}
+//
+// remove and delete undo what earlier creates and member adds did, so they
+// are left out of the mix and measured in the write phases alone.
+var defaultMix = mix{10, 15, 10, 5, 30, 20, 10, 0, 0}
 
 // mix holds a weight per operation; a zero weight leaves it out.
 type mix [numOps]int

@@ -172,6 +172,16 @@ func addMembersBody(ids []string) []byte {
 	return patchBody(patchOp{Op: "Add", Path: "members", Value: refs})
 }
 
+// removeMembersBody is Entra's member removal: Remove on members with the
+// ids as the value.
+func removeMembersBody(ids []string) []byte {
+	refs := make([]jsonRef, len(ids))
+	for i, id := range ids {
+		refs[i] = jsonRef{Value: id}
+	}
+	return patchBody(patchOp{Op: "Remove", Path: "members", Value: refs})
+}
+
 // groupBody is Entra's group create: empty, with externalId and the
 // Microsoft schema.
 func groupBody(name string) []byte {

@@ -54,10 +54,11 @@ func (p Phase) Non2xx() int {
 	return n
 }
 
-// phase runs the workers for the configured duration, each drawing its
-// next operation with next and sending it with do.
-func (r *runner) phase(ctx context.Context, pid int, name string, next func(*rand.Rand) op, do func(*worker, op)) Phase {
-	say("%s: %d workers for %s", name, r.opt.workers, r.opt.duration)
+// phase runs the workers for dur, each drawing its next operation with
+// next and sending it with do, until the time is up or it finds nothing
+// left to do.
+func (r *runner) phase(ctx context.Context, pid int, name string, dur time.Duration, next func(*rand.Rand) op, do func(*worker, op)) Phase {
+	say("%s: %d workers for %s", name, r.opt.workers, dur)
 	ws := make([]*worker, r.opt.workers)
 	for i := range ws {
 		ws[i] = &worker{n: i, rng: rand.New(rand.NewPCG(r.opt.seed, uint64(i)<<8|uint64(len(name))))}
@@ -65,13 +66,13 @@ func (r *runner) phase(ctx context.Context, pid int, name string, next func(*ran
 	srv0, _, _ := treeTicks(pid)
 	cli0, busy0 := selfCPU(), busyTicks()
 	t0 := time.Now()
-	end := t0.Add(r.opt.duration)
+	end := t0.Add(dur)
 	var wg sync.WaitGroup
 	for _, w := range ws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && time.Now().Before(end) {
+			for ctx.Err() == nil && time.Now().Before(end) && !w.exhausted {
 				do(w, next(w.rng))
 			}
 		}()

@@ -31,6 +31,7 @@ type Size struct {
 	PreloadSeconds   float64   `json:"preload_seconds"`
 	Mix              Phase     `json:"mix"`
 	IndexedGET       Phase     `json:"indexed_get"`
+	Writes           []Phase   `json:"writes,omitempty"`
 	RSSMiB           float64   `json:"rss_mib"`
 	DiskMiB          float64   `json:"disk_mib"`
 	DiskAllocatedMiB float64   `json:"disk_allocated_mib"`
@@ -65,6 +66,9 @@ func (r *Result) table(w io.Writer) {
 	for _, s := range r.Sizes {
 		prow(fmt.Sprint(s.Users), s.Mix)
 		prow(fmt.Sprint(s.Users), s.IndexedGET)
+		for _, p := range s.Writes {
+			prow(fmt.Sprint(s.Users), p)
+		}
 	}
 	if b := r.Baseline; b != nil {
 		prow("-", b.Phase)
@@ -80,7 +84,7 @@ func (r *Result) table(w io.Writer) {
 	}
 	for _, s := range r.Sizes {
 		u := fmt.Sprint(s.Users)
-		for _, p := range []Phase{s.Mix, s.IndexedGET} {
+		for _, p := range append([]Phase{s.Mix, s.IndexedGET}, s.Writes...) {
 			for _, o := range p.Ops {
 				row(u, p.Name, o)
 			}

@@ -192,6 +192,7 @@ func TestBodiesDecode(t *testing.T) {
 		"patch":   entraPatchBody(p),
 		"group":   groupBody("Group 00001"),
 		"members": addMembersBody([]string{"a", "b"}),
+		"remove":  removeMembersBody([]string{"a", "b"}),
 	} {
 		if _, err := scimjson.DecodeObject(b); err != nil {
 			t.Errorf("%s body refused: %v\n%s", name, err, b)
@@ -262,6 +263,27 @@ func TestAgainstServer(t *testing.T) {
 		if s.Requests != 20 || len(s.Non2xx) != 0 || s.Wrong != 0 {
 			t.Errorf("%s: %+v", o, s)
 		}
+	}
+	// remove and delete undid the member adds and creates before them.
+	if len(d.made) != 0 || len(d.added) != 0 {
+		t.Errorf("left to undo: %d users, %d member adds", len(d.made), len(d.added))
+	}
+	if n, err := totalUsers(ctx, c); err != nil || n != 250 {
+		t.Errorf("users after creates and deletes: %d %v", n, err)
+	}
+	for g := range d.groups {
+		_, b, _ := c.do(ctx, "GET", "/Groups/"+d.groups[g], nil)
+		var got struct {
+			Members []jsonRef `json:"members"`
+		}
+		if json.Unmarshal(b, &got) != nil || len(got.Members) > usersPerGroup {
+			t.Errorf("group %d has %d members after the removes", g, len(got.Members))
+		}
+	}
+	// With nothing left to undo, a remove stops the worker.
+	w.step(ctx, c, d, opRemove, "t")
+	if !w.exhausted {
+		t.Error("a remove with nothing to undo did not stop the worker")
 	}
 	// The lookup check does tell a miss from a hit.
 	status, b, _ = c.do(ctx, "GET", filterQuery("nobody@bench.example"), nil)
