@@ -13,6 +13,9 @@ type site struct {
 	Backend   string // the bench tenant's backend, "" for none
 	Respond   string // when set, the site answers every request with this body instead of serving SCIM
 	RespondCT string // Content-Type of Respond
+	// Options are extra lines of the global scim option, such as
+	// "cache_size 32MiB".
+	Options []string
 }
 
 // token makes s a single Caddyfile token.
@@ -30,7 +33,11 @@ func (s site) caddyfile() string {
 	fmt.Fprintf(&b, "{\n\tadmin localhost:%d\n\tstorage file_system %s\n", s.Admin, token(s.Dir+"/caddy"))
 	b.WriteString("\tlocal_certs\n\tskip_install_trust\n\tauto_https disable_redirects\n\tservers {\n\t\tprotocols h1 h2\n\t}\n")
 	if s.Respond == "" {
-		fmt.Fprintf(&b, "\tscim {\n\t\tstorage_dir %s\n\t}\n", token(s.Dir+"/scim"))
+		fmt.Fprintf(&b, "\tscim {\n\t\tstorage_dir %s\n", token(s.Dir+"/scim"))
+		for _, o := range s.Options {
+			fmt.Fprintf(&b, "\t\t%s\n", o)
+		}
+		b.WriteString("\t}\n")
 	}
 	fmt.Fprintf(&b, "}\n\nlocalhost:%d {\n\tbind 127.0.0.1\n", s.Port)
 	switch {

@@ -85,16 +85,18 @@ type options struct {
 	preload    int
 	settle     time.Duration
 	backend    string
-	mix        mix
-	bigGroup   int
-	adds       int
-	insecure   bool
-	keep       bool
-	jsonOut    string
-	seed       uint64
-	skipBase   bool
-	usersFlag  string
-	mixFlag    string
+	// scimOptions are extra lines of the global scim option.
+	scimOptions []string
+	mix         mix
+	bigGroup    int
+	adds        int
+	insecure    bool
+	keep        bool
+	jsonOut     string
+	seed        uint64
+	skipBase    bool
+	usersFlag   string
+	mixFlag     string
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -120,6 +122,10 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients in a measured phase, one connection each")
 	flag.IntVar(&o.preload, "preload-concurrency", 64, "concurrent requests while preloading")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "pause after preloading, before measuring")
+	flag.Func("scim-option", "a line for the global scim option, e.g. \"cache_size 32MiB\"; repeatable", func(v string) error {
+		o.scimOptions = append(o.scimOptions, v)
+		return nil
+	})
 	flag.StringVar(&o.backend, "backend", "", "the bench tenant's backend (pharos, hpinsights, keepnet); none by default")
 	flag.StringVar(&o.mixFlag, "mix", "", "operation weights, e.g. "+defaultMix.String()+" (the default)")
 	flag.IntVar(&o.bigGroup, "big-group", 100000, "at a size of at least this, measure adding one member to a group of that many members")
@@ -300,7 +306,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		res.Backend = "none"
 	}
 	say("starting %s in %s", o.caddy, dir)
-	s := site{Dir: dir, Admin: ports[0], Port: ports[1], Backend: o.backend}
+	s := site{Dir: dir, Admin: ports[0], Port: ports[1], Backend: o.backend, Options: o.scimOptions}
 	p, c, err := r.start(ctx, s, "Caddyfile")
 	if err != nil {
 		return nil, err

@@ -142,9 +142,9 @@ func TestStatFieldsAndRSS(t *testing.T) {
 }
 
 func TestCaddyfile(t *testing.T) {
-	s := site{Dir: "/tmp/a b", Admin: 2019, Port: 8443}
+	s := site{Dir: "/tmp/a b", Admin: 2019, Port: 8443, Options: []string{"cache_size 32MiB"}}
 	got := s.caddyfile()
-	for _, want := range []string{"admin localhost:2019", "storage file_system `/tmp/a b/caddy`", "local_certs", "storage_dir `/tmp/a b/scim`", "localhost:8443 {", "bind 127.0.0.1", "\t\ttenant bench\n"} {
+	for _, want := range []string{"admin localhost:2019", "\t\tcache_size 32MiB\n", "storage file_system `/tmp/a b/caddy`", "local_certs", "storage_dir `/tmp/a b/scim`", "localhost:8443 {", "bind 127.0.0.1", "\t\ttenant bench\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Caddyfile lacks %q:\n%s", want, got)
 		}
