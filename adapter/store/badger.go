@@ -57,6 +57,13 @@ type Options struct {
 	// write buffers; defaults to DefaultMemTableSize. One write
 	// transaction may hold up to about 15% of it.
 	MemTableSize int64
+	// PositionIndexEntries bounds the entries that the in-memory position
+	// indexes of all tenants hold together; beyond it the least recently
+	// used are dropped. A position index lets a page at any startIndex, and
+	// a page sorted by userName or a group's displayName, cost only its own
+	// reads. Defaults to DefaultPositionIndexEntries; a negative value
+	// turns position indexes off.
+	PositionIndexEntries int
 }
 
 // Memory defaults of a store: sized for a server holding hundreds of
@@ -92,6 +99,8 @@ type Badger struct {
 	// migrate.go); without one, unique lookups and removals skip the
 	// collision list.
 	hasCollisions atomic.Bool
+	// pos holds the position indexes of list pages; nil when they are off.
+	pos *positions
 }
 
 var _ Store = (*Badger)(nil)
@@ -122,6 +131,9 @@ func Open(opts Options) (*Badger, error) {
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = DefaultMemTableSize
 	}
+	if opts.PositionIndexEntries == 0 {
+		opts.PositionIndexEntries = DefaultPositionIndexEntries
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithLogger(badgerLogger{opts.Logger.Sugar()}).
 		WithSyncWrites(!opts.NoSync && !opts.InMemory).
@@ -138,6 +150,9 @@ func Open(opts Options) (*Badger, error) {
 		return nil, fmt.Errorf("opening store %s: %w", opts.Dir, err)
 	}
 	s := &Badger{db: db, log: opts.Logger, opts: opts, tenants: map[string]*tenantState{}, stop: make(chan struct{})}
+	if opts.PositionIndexEntries > 0 {
+		s.pos = newPositions(opts.PositionIndexEntries)
+	}
 	if err := s.migrateIndexes(); err != nil {
 		db.Close()
 		return nil, err
@@ -314,6 +329,8 @@ func (s *Badger) Create(ctx context.Context, tenant string, rt *schema.ResourceT
 		return nil, fmt.Errorf("generating id: %w", err)
 	}
 	var out *WriteResult
+	var pm posMark
+	defer s.pos.settle(&pm)
 	err = s.write(ctx, tenant, func(w *writer) error {
 		res := schema.CopyMap(data)
 		stamp(rt, res, id.String(), w.now.Format(time.RFC3339Nano), w.now, w.nextSeq())
@@ -336,6 +353,7 @@ func (s *Badger) Create(ctx context.Context, tenant string, rt *schema.ResourceT
 			return err
 		}
 		out = &WriteResult{Resource: res, Changed: true}
+		s.pos.track(w, &pm, typ, id.String(), nil, res)
 		if typ == tGroup && len(members) > 0 {
 			added, _, skipped, err := w.applyMembers(id.String(), &patch.MemberDelta{Add: members})
 			if err != nil {
@@ -432,6 +450,8 @@ func (s *Badger) Update(ctx context.Context, tenant string, rt *schema.ResourceT
 		return nil, notFound(rt, id)
 	}
 	var out *WriteResult
+	var pm posMark
+	defer s.pos.settle(&pm)
 	err = s.write(ctx, tenant, func(w *writer) error {
 		key := resourceKey(tenant, typ, id)
 		cur, err := getRecord(w.txn, key)
@@ -469,6 +489,7 @@ func (s *Badger) Update(ctx context.Context, tenant string, rt *schema.ResourceT
 		if err := w.setRecord(key, next); err != nil {
 			return err
 		}
+		s.pos.track(w, &pm, typ, id, cur, next)
 		if typ == tUser {
 			err = w.emit(change.ForUser(id, cur, next))
 		} else {
@@ -617,6 +638,8 @@ func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.Resourc
 		return notFound(rt, id)
 	}
 	pending := false
+	var pm posMark
+	defer s.pos.settle(&pm)
 	err = s.write(ctx, tenant, func(w *writer) error {
 		pending = false
 		key := resourceKey(tenant, typ, id)
@@ -641,6 +664,7 @@ func (s *Badger) DeleteIf(ctx context.Context, tenant string, rt *schema.Resourc
 		if err := w.addCount(typ, -1); err != nil {
 			return err
 		}
+		s.pos.track(w, &pm, typ, id, cur, nil)
 		// Edges in which the resource is the member: one per group it is
 		// in, removed here.
 		if err := deletePrefix(w.txn, w.del, memberOfPrefix(tenant, id), -1, func(k []byte) error {

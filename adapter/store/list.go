@@ -16,10 +16,14 @@ import (
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 )
 
-// List implements Store. Without a filter or sortBy, a page costs a key-only
-// skip to StartIndex plus Count reads, and a Seek page only its Count reads; an equality filter on an indexed
-// attribute reads only the index's candidates; other filters scan the
-// tenant's resources of that type.
+// List implements Store. Without a filter, a page in creation order or
+// sorted by the type's unique name (userName, a group's displayName) costs
+// its Count reads at any StartIndex, answered from a position index (see
+// position.go), and a Seek page only its Count reads; an equality filter
+// on an indexed attribute reads only the index's candidates; other filters
+// and sorts scan the tenant's resources of that type. Without a position
+// index, an unsorted page costs a key-only skip to StartIndex plus Count
+// reads.
 func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceType, q Query) (*Page, error) {
 	typ, err := typeByte(rt)
 	if err != nil {
@@ -38,6 +42,17 @@ func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceTyp
 	}
 	if q.Seek != nil && q.SortBy != nil {
 		return nil, errors.New("store: a seek cannot be combined with sortBy")
+	}
+	if s.pos != nil && q.Filter == nil && q.Seek == nil && count > 0 {
+		if o, ok := positionOrder(rt, typ, q, start, count); ok {
+			page, ok, err := s.positionPage(ctx, tenant, typ, o, q.Descending, start, count)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return page, nil
+			}
+		}
 	}
 	page := &Page{Resources: []map[string]any{}}
 	err = s.db.View(func(txn *badger.Txn) error {

@@ -64,6 +64,7 @@ func (s *Badger) PurgeTenant(ctx context.Context, name string) error {
 		return ctx.Err()
 	}
 	defer func() { <-ts.lock }()
+	s.pos.forget(name)
 	// Token records are global, found through the tenant's token list:
 	// delete them before the list.
 	if err := s.deleteKeys(ctx, tenantTokenPrefix(name), func(txn *badger.Txn, k []byte) error {
