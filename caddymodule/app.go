@@ -64,6 +64,12 @@ type App struct {
 	// in-memory write buffers; one write may use up to about 15% of it.
 	// Defaults to 32 MiB.
 	MemTableSize int64 `json:"memtable_size,omitempty"`
+	// JournalRetention is how long the change journal keeps entries that
+	// were delivered to the backend; older ones are deleted, except each
+	// tenant's newest. Undelivered entries are kept however old. The
+	// console's recent activity shows what the journal keeps. Defaults
+	// to 7 days.
+	JournalRetention caddy.Duration `json:"journal_retention,omitempty"`
 
 	ctx    caddy.Context
 	logger *zap.Logger
@@ -113,9 +119,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// memorySettings are the store's memory options.
+// memorySettings are the store's memory options, and its journal
+// retention, which also applies when the store is opened.
 type memorySettings struct {
 	CacheSize, IndexCacheSize, MemTableSize int64
+	JournalRetention                        time.Duration
 }
 
 // pool shares the open stores between configs.
@@ -181,7 +189,8 @@ func (s *shared) open() error {
 		return fmt.Errorf("creating storage directory %s: %w", s.dir, err)
 	}
 	st, err := store.Open(store.Options{Dir: s.dir, Logger: s.logger.Named("store"), Now: func() time.Time { return now() },
-		BlockCacheSize: s.memory.CacheSize, IndexCacheSize: s.memory.IndexCacheSize, MemTableSize: s.memory.MemTableSize})
+		BlockCacheSize: s.memory.CacheSize, IndexCacheSize: s.memory.IndexCacheSize, MemTableSize: s.memory.MemTableSize,
+		JournalRetention: s.memory.JournalRetention})
 	if err != nil {
 		return err
 	}
@@ -245,8 +254,8 @@ func (s *shared) flushLoop(every time.Duration) {
 // directory, without opening it: Start does, so that validating a config
 // creates nothing and starts nothing.
 func (a *App) Provision(ctx caddy.Context) error {
-	if a.CacheSize < 0 || a.IndexCacheSize < 0 || a.MemTableSize < 0 {
-		return errors.New("cache_size, index_cache_size and memtable_size cannot be negative")
+	if a.CacheSize < 0 || a.IndexCacheSize < 0 || a.MemTableSize < 0 || a.JournalRetention < 0 {
+		return errors.New("cache_size, index_cache_size, memtable_size and journal_retention cannot be negative")
 	}
 	a.ctx = ctx
 	a.logger = ctx.Logger()
@@ -265,7 +274,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	logger := a.logger
 	every := time.Duration(a.FlushInterval)
-	memory := memorySettings{CacheSize: a.CacheSize, IndexCacheSize: a.IndexCacheSize, MemTableSize: a.MemTableSize}
+	memory := memorySettings{CacheSize: a.CacheSize, IndexCacheSize: a.IndexCacheSize, MemTableSize: a.MemTableSize,
+		JournalRetention: time.Duration(a.JournalRetention)}
 	val, _, err := pool.LoadOrNew(dir, func() (caddy.Destructor, error) {
 		s := &shared{
 			dir:      dir,
@@ -289,8 +299,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.shared = val.(*shared)
 	if a.shared.memory != memory {
-		a.logger.Warn("the store's memory settings changed; they apply when Caddy restarts (a reload keeps the open store)",
-			zap.Int64("cache_size", a.CacheSize), zap.Int64("index_cache_size", a.IndexCacheSize), zap.Int64("memtable_size", a.MemTableSize))
+		a.logger.Warn("the store's memory or journal settings changed; they apply when Caddy restarts (a reload keeps the open store)",
+			zap.Int64("cache_size", a.CacheSize), zap.Int64("index_cache_size", a.IndexCacheSize), zap.Int64("memtable_size", a.MemTableSize),
+			zap.Duration("journal_retention", time.Duration(a.JournalRetention)))
 	}
 	return registerTenantCollector(ctx.GetMetricsRegistry(), a)
 }

@@ -334,16 +334,18 @@ func unmarshalOAuth(d *caddyfile.Dispenser) (*OAuth, error) {
 //
 //	{
 //		scim {
-//			storage_dir      <path>
-//			flush_interval   <duration>
-//			cache_size       <size>
-//			index_cache_size <size>
-//			memtable_size    <size>
+//			storage_dir       <path>
+//			flush_interval    <duration>
+//			cache_size        <size>
+//			index_cache_size  <size>
+//			memtable_size     <size>
+//			journal_retention <duration>
 //		}
 //	}
 //
-// The sizes are the store's memory (see App); they apply when the store
-// is opened, so a change takes effect at the next restart.
+// The sizes are the store's memory and journal_retention how long
+// delivered changes stay in its journal (see App); they apply when the
+// store is opened, so a change takes effect at the next restart.
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
 	if err := app.UnmarshalCaddyfile(d); err != nil {
@@ -374,6 +376,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("flush_interval: %q is not a positive duration", d.Val())
 			}
 			a.FlushInterval = caddy.Duration(dur)
+		case "journal_retention":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil || dur < time.Hour {
+				return d.Errf("journal_retention: %q is not a duration of at least 1h, such as 7d", d.Val())
+			}
+			a.JournalRetention = caddy.Duration(dur)
 		case "cache_size", "index_cache_size", "memtable_size":
 			opt := d.Val()
 			if !d.NextArg() {

@@ -57,6 +57,13 @@ type Options struct {
 	// write buffers; defaults to DefaultMemTableSize. One write
 	// transaction may hold up to about 15% of it.
 	MemTableSize int64
+	// JournalRetention is how long delivered journal entries are kept
+	// before compaction deletes them (see CompactJournal for what is
+	// always kept); defaults to DefaultJournalRetention.
+	JournalRetention time.Duration
+	// MaintenanceInterval is how often journal compaction runs; defaults
+	// to DefaultMaintenanceInterval. Not used in memory.
+	MaintenanceInterval time.Duration
 	// PositionIndexEntries bounds the entries that the in-memory position
 	// indexes of all tenants hold together; beyond it the least recently
 	// used are dropped. A position index lets a page at any startIndex, and
@@ -130,6 +137,12 @@ func Open(opts Options) (*Badger, error) {
 	}
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = DefaultMemTableSize
+	}
+	if opts.JournalRetention <= 0 {
+		opts.JournalRetention = DefaultJournalRetention
+	}
+	if opts.MaintenanceInterval <= 0 {
+		opts.MaintenanceInterval = DefaultMaintenanceInterval
 	}
 	if opts.PositionIndexEntries == 0 {
 		opts.PositionIndexEntries = DefaultPositionIndexEntries

@@ -67,14 +67,6 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 		})
 	}
 	switch c.Kind {
-	case sdk.UserCreated, sdk.UserUpdated:
-		return final(func(t *tx) error { return t.upsertUser(c.User, c.User.Active) })
-	case sdk.UserDeactivated:
-		return final(func(t *tx) error { return t.upsertUser(c.User, false) })
-	case sdk.UserReactivated:
-		return final(func(t *tx) error { return t.upsertUser(c.User, true) })
-	case sdk.UserDeleted:
-		return final(func(t *tx) error { return t.deleteUser(c.User.ID) })
 	case sdk.GroupCreated, sdk.MembersAdded, sdk.MembersRemoved:
 		add := c.Kind != sdk.MembersRemoved
 		members := c.Members
@@ -89,8 +81,6 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 			members = members[memberChunk:]
 		}
 		return final(func(t *tx) error { return t.changeMembers(c.Group, members, add) })
-	case sdk.GroupUpdated:
-		return final(func(t *tx) error { return t.upsertSCIMGroup(c.Group) })
 	case sdk.GroupDeleted:
 		for {
 			if err := ctx.Err(); err != nil {
@@ -110,7 +100,100 @@ func applyChange(ctx context.Context, db *badger.DB, s settings, c sdk.Change) e
 		}
 		return final(func(t *tx) error { return t.deleteGroup(c.Group.ID) })
 	}
+	return final(func(t *tx) error { return t.apply(c) })
+}
+
+// apply writes change c into the transaction, all of it.
+func (t *tx) apply(c sdk.Change) error {
+	switch c.Kind {
+	case sdk.UserCreated, sdk.UserUpdated:
+		return t.upsertUser(c.User, c.User.Active)
+	case sdk.UserDeactivated:
+		return t.upsertUser(c.User, false)
+	case sdk.UserReactivated:
+		return t.upsertUser(c.User, true)
+	case sdk.UserDeleted:
+		return t.deleteUser(c.User.ID)
+	case sdk.GroupCreated, sdk.MembersAdded, sdk.MembersRemoved:
+		return t.changeMembers(c.Group, c.Members, c.Kind != sdk.MembersRemoved)
+	case sdk.GroupUpdated:
+		return t.upsertSCIMGroup(c.Group)
+	case sdk.GroupDeleted:
+		return t.deleteGroup(c.Group.ID)
+	}
 	return sdk.Invalid("change %d: unknown kind %q", c.Seq, c.Kind)
+}
+
+// applyBatch applies the longest run of cs from its start that fits one
+// transaction, skipping changes at or below the recorded Seq, records the
+// Seq of its last change and commits, and returns how many changes of cs
+// it got through. A change that fails (check refuses it, or applying it
+// does) ends the run: the changes before it are committed and its error
+// is returned. A first change too large for a transaction is applied
+// alone by applyChange, in several.
+func applyBatch(ctx context.Context, db *badger.DB, s settings, cs []sdk.Change, check func(sdk.Change) error) (int, error) {
+	for attempt := 0; ; attempt++ {
+		n, err := tryBatch(ctx, db, s, cs, check)
+		if !errors.Is(err, badger.ErrConflict) || attempt == conflictRetries-1 {
+			return n, err
+		}
+	}
+}
+
+func tryBatch(ctx context.Context, db *badger.DB, s settings, cs []sdk.Change, check func(sdk.Change) error) (int, error) {
+	txn := db.NewTransaction(true)
+	defer txn.Discard()
+	t := &tx{txn: txn, s: s}
+	last, err := readSeq(txn)
+	if err != nil {
+		return 0, err
+	}
+	staged := 0
+	for i, c := range cs {
+		if c.Seq <= last {
+			continue
+		}
+		err := check(c)
+		if err == nil {
+			err = t.apply(c)
+		}
+		if err == nil {
+			staged++
+			continue
+		}
+		switch {
+		case staged == 0 && errors.Is(err, badger.ErrTxnTooBig):
+			txn.Discard()
+			if err := applyChange(ctx, db, s, c); err != nil {
+				return i, err
+			}
+			return i + 1, nil
+		case staged == 0:
+			return i, err
+		}
+		// The transaction holds part of change i: commit the changes
+		// before it in a new one.
+		txn.Discard()
+		n, cerr := tryBatch(ctx, db, s, cs[:i], check)
+		if cerr != nil || n < i || errors.Is(err, badger.ErrTxnTooBig) {
+			return n, cerr
+		}
+		return n, err
+	}
+	if staged == 0 {
+		return len(cs), nil
+	}
+	if err := writeSeq(txn, cs[len(cs)-1].Seq); err != nil {
+		if errors.Is(err, badger.ErrTxnTooBig) && len(cs) > 1 {
+			txn.Discard()
+			return tryBatch(ctx, db, s, cs[:len(cs)-1], check)
+		}
+		return 0, err
+	}
+	if err := txn.Commit(); err != nil {
+		return 0, err
+	}
+	return len(cs), nil
 }
 
 // checkChange refuses a change that lacks what its kind needs.

@@ -115,24 +115,42 @@ func (b *Backend) storeLocked() (*badger.DB, error) {
 }
 
 // Apply applies changes in order, each once: a change whose Seq is at or
-// below the last one recorded is skipped. It stops at the first change that
-// fails and reports the Seq of the one before.
+// below the last one recorded is skipped. The changes of a batch are
+// written in as few transactions as fit Badger's limits, usually one, so a
+// batch costs one sync rather than one per change. It stops at the first
+// change that fails, commits the ones before it and reports the Seq of
+// the last of them.
 func (b *Backend) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	resp := &sdk.ApplyResponse{}
 	db, err := b.storeLocked()
 	if err != nil {
-		return &sdk.ApplyResponse{}, err
+		return resp, err
 	}
-	return sdk.ApplyEach(req, func(c sdk.Change) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	if req == nil {
+		return resp, nil
+	}
+	check := func(c sdk.Change) error {
 		if b.tenant != "" && c.Tenant != "" && c.Tenant != b.tenant {
 			return sdk.Invalid("change %d is for tenant %q, this backend serves %q", c.Seq, c.Tenant, b.tenant)
 		}
-		return applyChange(ctx, db, b.s, c)
-	})
+		return checkChange(c)
+	}
+	todo := req.Changes
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return resp, err
+		}
+		n, err := applyBatch(ctx, db, b.s, todo, check)
+		if n > 0 {
+			resp.AppliedThrough, todo = todo[n-1].Seq, todo[n:]
+		}
+		if err != nil {
+			return resp, fmt.Errorf("applying change %d (%s): %w", todo[0].Seq, todo[0].Kind, err)
+		}
+	}
+	return resp, nil
 }
 
 // Action runs an operator action; the only one is "regroup".

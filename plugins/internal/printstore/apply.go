@@ -40,32 +40,72 @@ type op struct {
 	del        bool
 }
 
-// applyChange applies one change whose Seq is above the last applied.
-func (b *Backend[P]) applyChange(c sdk.Change) error {
+// plan is what one change writes: idempotent bulk writes, which may be
+// split over several transactions, and a final step that checks and
+// writes the rest in one.
+type plan struct {
+	bulk  []op
+	final func(txn *badger.Txn) error
+}
+
+// stage writes change c into txn, which earlier changes of the batch may
+// have written to already.
+func (b *Backend[P]) stage(txn *badger.Txn, c sdk.Change) error {
+	p, err := b.plan(txn, c)
+	if err != nil {
+		return err
+	}
+	if err := writeOps(txn, p.bulk); err != nil {
+		return err
+	}
+	if p.final == nil {
+		return nil
+	}
+	return p.final(txn)
+}
+
+// applyAlone applies one change whose Seq is above the last applied, on
+// its own: its bulk writes in transactions of at most b.chunk operations,
+// then its final step with its Seq. It is for a change too large for one
+// transaction.
+func (b *Backend[P]) applyAlone(c sdk.Change) error {
+	var p plan
+	if err := b.db.View(func(txn *badger.Txn) error {
+		var err error
+		p, err = b.plan(txn, c)
+		return err
+	}); err != nil {
+		return err
+	}
+	return b.commit(c.Seq, p.bulk, p.final)
+}
+
+// plan works out what change c writes, reading the store through txn.
+func (b *Backend[P]) plan(txn *badger.Txn, c sdk.Change) (plan, error) {
 	switch c.Kind {
 	case sdk.UserCreated, sdk.UserUpdated, sdk.UserDeactivated, sdk.UserReactivated, sdk.UserDeleted:
 		if c.User == nil {
-			return sdk.Invalid("the change carries no user")
+			return plan{}, sdk.Invalid("the change carries no user")
 		}
 		if c.Kind == sdk.UserDeleted {
-			return b.deleteUser(c)
+			return b.deleteUser(txn, c)
 		}
 		return b.upsertUser(c)
 	case sdk.GroupCreated, sdk.GroupUpdated, sdk.GroupDeleted, sdk.MembersAdded, sdk.MembersRemoved:
 		if c.Group == nil {
-			return sdk.Invalid("the change carries no group")
+			return plan{}, sdk.Invalid("the change carries no group")
 		}
 		switch c.Kind {
 		case sdk.GroupDeleted:
-			return b.deleteGroup(c)
+			return deleteGroup(txn, c)
 		case sdk.MembersAdded:
-			return b.addMembers(c)
+			return addMembers(txn, c)
 		case sdk.MembersRemoved:
-			return b.removeMembers(c)
+			return removeMembers(c), nil
 		}
-		return b.upsertGroup(c)
+		return upsertGroup(c)
 	}
-	return sdk.Invalid("unknown change kind %q", c.Kind)
+	return plan{}, sdk.Invalid("unknown change kind %q", c.Kind)
 }
 
 // commit writes bulk, which must be safe to write again and to leave half
@@ -106,10 +146,10 @@ func writeOps(txn *badger.Txn, ops []op) error {
 
 // upsertUser creates or updates a user: a new key moves the record and
 // keeps its cards; a transition to disabled applies CardsOnDeactivate.
-func (b *Backend[P]) upsertUser(c sdk.Change) error {
+func (b *Backend[P]) upsertUser(c sdk.Change) (plan, error) {
 	key, profile, err := b.product.MapUser(c.User)
 	if err != nil {
-		return err
+		return plan{}, err
 	}
 	id := c.User.ID
 	enabled := c.User.Active
@@ -119,7 +159,7 @@ func (b *Backend[P]) upsertUser(c sdk.Change) error {
 	case sdk.UserReactivated:
 		enabled = true
 	}
-	return b.commit(c.Seq, nil, func(txn *badger.Txn) error {
+	return plan{final: func(txn *badger.Txn) error {
 		old, found, err := userByID[P](txn, id)
 		if err != nil {
 			return err
@@ -151,23 +191,21 @@ func (b *Backend[P]) upsertUser(c sdk.Change) error {
 			return err
 		}
 		return txn.Set(simpleKey(prefixUserID, id), []byte(fold(key)))
-	})
+	}}, nil
 }
 
 // deleteUser removes a user from every group and from the store, and
 // frees or retains its cards as CardsOnDelete says.
-func (b *Backend[P]) deleteUser(c sdk.Change) error {
+func (b *Backend[P]) deleteUser(txn *badger.Txn, c sdk.Change) (plan, error) {
 	id := c.User.ID
 	var bulk []op
-	err := b.db.View(func(txn *badger.Txn) error {
-		return scanEdges(txn, prefixMemberOf, id, func(gid string) {
-			bulk = append(bulk, op{key: edgeKey(prefixMember, gid, id), del: true}, op{key: edgeKey(prefixMemberOf, id, gid), del: true})
-		})
+	err := scanEdges(txn, prefixMemberOf, id, func(gid string) {
+		bulk = append(bulk, op{key: edgeKey(prefixMember, gid, id), del: true}, op{key: edgeKey(prefixMemberOf, id, gid), del: true})
 	})
 	if err != nil {
-		return fmt.Errorf("reading groups of user %s: %w", id, err)
+		return plan{}, fmt.Errorf("reading groups of user %s: %w", id, err)
 	}
-	return b.commit(c.Seq, bulk, func(txn *badger.Txn) error {
+	return plan{bulk: bulk, final: func(txn *badger.Txn) error {
 		rec, found, err := userByID[P](txn, id)
 		if err != nil || !found {
 			return err
@@ -186,7 +224,7 @@ func (b *Backend[P]) deleteUser(c sdk.Change) error {
 			return err
 		}
 		return txn.Delete(simpleKey(prefixUserID, id))
-	})
+	}}, nil
 }
 
 // groupName is the product name of a SCIM group: its displayName.
@@ -232,27 +270,25 @@ func putGroup(txn *badger.Txn, id, name string) error {
 }
 
 // upsertGroup creates a group or renames it; its members stay.
-func (b *Backend[P]) upsertGroup(c sdk.Change) error {
+func upsertGroup(c sdk.Change) (plan, error) {
 	name, err := groupName(c.Group)
 	if err != nil {
-		return err
+		return plan{}, err
 	}
-	return b.commit(c.Seq, nil, func(txn *badger.Txn) error { return putGroup(txn, c.Group.ID, name) })
+	return plan{final: func(txn *badger.Txn) error { return putGroup(txn, c.Group.ID, name) }}, nil
 }
 
 // deleteGroup removes a group and all its membership edges.
-func (b *Backend[P]) deleteGroup(c sdk.Change) error {
+func deleteGroup(txn *badger.Txn, c sdk.Change) (plan, error) {
 	id := c.Group.ID
 	var bulk []op
-	err := b.db.View(func(txn *badger.Txn) error {
-		return scanEdges(txn, prefixMember, id, func(uid string) {
-			bulk = append(bulk, op{key: edgeKey(prefixMemberOf, uid, id), del: true}, op{key: edgeKey(prefixMember, id, uid), del: true})
-		})
+	err := scanEdges(txn, prefixMember, id, func(uid string) {
+		bulk = append(bulk, op{key: edgeKey(prefixMemberOf, uid, id), del: true}, op{key: edgeKey(prefixMember, id, uid), del: true})
 	})
 	if err != nil {
-		return fmt.Errorf("reading members of group %s: %w", id, err)
+		return plan{}, fmt.Errorf("reading members of group %s: %w", id, err)
 	}
-	return b.commit(c.Seq, bulk, func(txn *badger.Txn) error {
+	return plan{bulk: bulk, final: func(txn *badger.Txn) error {
 		name, found, err := getString(txn, simpleKey(prefixGroupID, id))
 		if err != nil || !found {
 			return err
@@ -261,58 +297,50 @@ func (b *Backend[P]) deleteGroup(c sdk.Change) error {
 			return err
 		}
 		return txn.Delete(simpleKey(prefixGroupID, id))
-	})
+	}}, nil
 }
 
 // addMembers adds users to a group, creating the group from the change if
 // it is not known yet. Every member must be a provisioned user; members
 // that are groups are skipped, as the products' groups are flat.
-func (b *Backend[P]) addMembers(c sdk.Change) error {
+func addMembers(txn *badger.Txn, c sdk.Change) (plan, error) {
 	gid := c.Group.ID
 	var bulk []op
 	var create string
-	err := b.db.View(func(txn *badger.Txn) error {
-		_, known, err := getString(txn, simpleKey(prefixGroupID, gid))
-		if err != nil {
-			return err
-		}
-		if !known {
-			if create, err = groupName(c.Group); err != nil {
-				return sdk.Invalid("group %s is not provisioned and the change does not name it", gid)
-			}
-			if err := checkGroupName(txn, gid, create); err != nil {
-				return err
-			}
-		}
-		for _, m := range c.Members {
-			if isGroupMember(m) {
-				continue
-			}
-			_, ok, err := getString(txn, simpleKey(prefixUserID, m.ID))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return sdk.Invalid("member %s of group %s is not a provisioned user", m.ID, gid)
-			}
-			bulk = append(bulk, op{key: edgeKey(prefixMember, gid, m.ID)}, op{key: edgeKey(prefixMemberOf, m.ID, gid)})
-		}
-		return nil
-	})
+	_, known, err := getString(txn, simpleKey(prefixGroupID, gid))
 	if err != nil {
-		return err
+		return plan{}, err
 	}
-	return b.commit(c.Seq, bulk, func(txn *badger.Txn) error {
-		if create == "" {
-			return nil
+	if !known {
+		if create, err = groupName(c.Group); err != nil {
+			return plan{}, sdk.Invalid("group %s is not provisioned and the change does not name it", gid)
 		}
-		return putGroup(txn, gid, create)
-	})
+		if err := checkGroupName(txn, gid, create); err != nil {
+			return plan{}, err
+		}
+	}
+	for _, m := range c.Members {
+		if isGroupMember(m) {
+			continue
+		}
+		_, ok, err := getString(txn, simpleKey(prefixUserID, m.ID))
+		if err != nil {
+			return plan{}, err
+		}
+		if !ok {
+			return plan{}, sdk.Invalid("member %s of group %s is not a provisioned user", m.ID, gid)
+		}
+		bulk = append(bulk, op{key: edgeKey(prefixMember, gid, m.ID)}, op{key: edgeKey(prefixMemberOf, m.ID, gid)})
+	}
+	if create == "" {
+		return plan{bulk: bulk}, nil
+	}
+	return plan{bulk: bulk, final: func(txn *badger.Txn) error { return putGroup(txn, gid, create) }}, nil
 }
 
 // removeMembers removes users from a group; members it does not have are
 // ignored.
-func (b *Backend[P]) removeMembers(c sdk.Change) error {
+func removeMembers(c sdk.Change) plan {
 	gid := c.Group.ID
 	var bulk []op
 	for _, m := range c.Members {
@@ -321,7 +349,7 @@ func (b *Backend[P]) removeMembers(c sdk.Change) error {
 		}
 		bulk = append(bulk, op{key: edgeKey(prefixMember, gid, m.ID), del: true}, op{key: edgeKey(prefixMemberOf, m.ID, gid), del: true})
 	}
-	return b.commit(c.Seq, bulk, nil)
+	return plan{bulk: bulk}
 }
 
 func isGroupMember(m sdk.Member) bool { return strings.EqualFold(m.Type, "Group") }

@@ -158,26 +158,85 @@ func (b *Backend[P]) Purge(ctx context.Context, req *sdk.PurgeRequest) (*sdk.Pur
 }
 
 // Apply applies a batch of changes in order, skipping those at or below
-// the last sequence number recorded in the store.
+// the last sequence number recorded in the store. The changes it applies
+// are written with the Seq of the last one in as few transactions as fit
+// Badger's limits, usually one, so a batch costs one sync rather than one
+// per change. A transaction is all or nothing: when a change fails, the
+// ones before it are committed on their own and reported in
+// AppliedThrough, and the error is about the failed one. A change too
+// large for one transaction (a group of many thousands of members) is
+// applied on its own, in several.
 func (b *Backend[P]) Apply(ctx context.Context, req *sdk.ApplyRequest) (*sdk.ApplyResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	resp := &sdk.ApplyResponse{}
 	if err := b.openLocked(); err != nil {
-		return &sdk.ApplyResponse{}, err
+		return resp, err
 	}
-	return sdk.ApplyEach(req, func(c sdk.Change) error {
+	if req == nil {
+		return resp, nil
+	}
+	todo := req.Changes
+	for len(todo) > 0 && todo[0].Seq <= b.last {
+		resp.AppliedThrough, todo = todo[0].Seq, todo[1:]
+	}
+	for len(todo) > 0 {
 		if err := ctx.Err(); err != nil {
-			return err
+			return resp, err
 		}
-		if c.Seq <= b.last {
-			return nil
+		n, err := b.applyBatch(todo)
+		if n > 0 {
+			b.last, resp.AppliedThrough, todo = todo[n-1].Seq, todo[n-1].Seq, todo[n:]
 		}
-		if err := b.applyChange(c); err != nil {
-			return err
+		if err != nil {
+			return resp, fmt.Errorf("applying change %d (%s): %w", todo[0].Seq, todo[0].Kind, err)
 		}
-		b.last = c.Seq
-		return nil
-	})
+	}
+	return resp, nil
+}
+
+// applyBatch applies the longest run of cs from its start that fits one
+// transaction, records the Seq of its last change and commits, and returns
+// how many changes it applied. A change that fails ends the run: the
+// changes before it are committed and its error is returned. A first
+// change too large for a transaction is applied alone.
+func (b *Backend[P]) applyBatch(cs []sdk.Change) (int, error) {
+	txn := b.db.NewTransaction(true)
+	defer txn.Discard()
+	for i, c := range cs {
+		err := b.stage(txn, c)
+		if err == nil {
+			continue
+		}
+		switch {
+		case i == 0 && errors.Is(err, badger.ErrTxnTooBig):
+			if err := b.applyAlone(c); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		case i == 0:
+			return 0, err
+		}
+		// The transaction holds part of change i: commit the changes
+		// before it in a new one.
+		txn.Discard()
+		n, cerr := b.applyBatch(cs[:i])
+		if cerr != nil || n < i || errors.Is(err, badger.ErrTxnTooBig) {
+			return n, cerr
+		}
+		return n, err
+	}
+	if err := txn.Set(metaSeqKey, u64(cs[len(cs)-1].Seq)); err != nil {
+		if errors.Is(err, badger.ErrTxnTooBig) && len(cs) > 1 {
+			txn.Discard()
+			return b.applyBatch(cs[:len(cs)-1])
+		}
+		return 0, err
+	}
+	if err := txn.Commit(); err != nil {
+		return 0, err
+	}
+	return len(cs), nil
 }
 
 // Action runs an operator action; the only one is ActionImportCards.
