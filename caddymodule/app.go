@@ -257,6 +257,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.CacheSize < 0 || a.IndexCacheSize < 0 || a.MemTableSize < 0 || a.JournalRetention < 0 {
 		return errors.New("cache_size, index_cache_size, memtable_size and journal_retention cannot be negative")
 	}
+	if a.JournalRetention != 0 && time.Duration(a.JournalRetention) < time.Hour {
+		return fmt.Errorf("journal_retention %s is too short: at least 1h, so that delivery and the console's activity view keep what they read", time.Duration(a.JournalRetention))
+	}
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.reg = &registry{tenants: map[string]*registration{}, runtime: map[string]*registration{}, profiles: map[string]*profileReg{}}

@@ -1,9 +1,12 @@
 package caddymodule
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // TestStoreMemoryFromGlobalOption: the global option's sizes and journal
@@ -21,5 +24,33 @@ func TestStoreMemoryFromGlobalOption(t *testing.T) {
 	}
 	if r := app.shared.store.JournalRetention(); r != 72*time.Hour {
 		t.Fatalf("the store was opened with a journal retention of %s", r)
+	}
+}
+
+// TestJournalRetentionFloorInJSON: the JSON config refuses a retention
+// under an hour, as the Caddyfile does.
+func TestJournalRetentionFloorInJSON(t *testing.T) {
+	for _, c := range []struct {
+		retention string
+		wantErr   string
+	}{
+		{`"30m"`, "journal_retention 30m0s is too short"},
+		{`"-1h"`, "cannot be negative"},
+		{`"2h"`, ""},
+	} {
+		t.Run(c.retention, func(t *testing.T) {
+			cfg := `{"admin":{"disabled":true},"apps":{"scim":{"storage_dir":` + strconv.Quote(t.TempDir()) + `,"journal_retention":` + c.retention + `}}}`
+			var parsed *caddy.Config
+			if err := caddy.StrictUnmarshalJSON([]byte(cfg), &parsed); err != nil {
+				t.Fatal(err)
+			}
+			err := caddy.Validate(parsed)
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Fatalf("got %v, want an error with %q", err, c.wantErr)
+			}
+		})
 	}
 }
