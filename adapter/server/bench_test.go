@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-scim/caddy-scim/adapter/filter"
 	"github.com/caddy-scim/caddy-scim/adapter/patch"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/store"
@@ -115,13 +116,20 @@ func BenchmarkCreateUser(b *testing.B) {
 // BenchmarkFilterUserName100k is Entra's matching query against 100,000
 // users.
 func BenchmarkFilterUserName100k(b *testing.B) {
+	benchGets(b, func(i int) string {
+		return "/scim/v2/acme/Users?filter=" + url.QueryEscape(fmt.Sprintf(`userName eq "USER%06d@contoso.example"`, (i*7919)%benchUsers))
+	})
+}
+
+// benchGets serves GET target(i) against the 100,000-user store for
+// i = 0 … b.N-1, each answered 200 OK.
+func benchGets(b *testing.B, target func(i int) string) {
 	bigStore(b)
 	h := New(Config{Store: big.st}).Handler("acme", "/scim/v2/acme")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f := url.QueryEscape(fmt.Sprintf(`userName eq "USER%06d@contoso.example"`, (i*7919)%benchUsers))
-		serve(b, h, http.MethodGet, "/scim/v2/acme/Users?filter="+f, "", http.StatusOK)
+		serve(b, h, http.MethodGet, target(i), "", http.StatusOK)
 	}
 }
 
@@ -161,25 +169,13 @@ func BenchmarkAddMember(b *testing.B) {
 
 // BenchmarkPageAt50k is Okta's import paging, deep into 100,000 users.
 func BenchmarkPageAt50k(b *testing.B) {
-	bigStore(b)
-	h := New(Config{Store: big.st}).Handler("acme", "/scim/v2/acme")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		serve(b, h, http.MethodGet, "/scim/v2/acme/Users?startIndex=50000&count=100", "", http.StatusOK)
-	}
+	benchGets(b, func(int) string { return "/scim/v2/acme/Users?startIndex=50000&count=100" })
 }
 
 // BenchmarkGetGroupExcludingMembers reads the 100,000-member group the way
 // Entra does; it must not touch the members.
 func BenchmarkGetGroupExcludingMembers(b *testing.B) {
-	bigStore(b)
-	h := New(Config{Store: big.st}).Handler("acme", "/scim/v2/acme")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		serve(b, h, http.MethodGet, "/scim/v2/acme/Groups/"+big.group+"?excludedAttributes=members", "", http.StatusOK)
-	}
+	benchGets(b, func(int) string { return "/scim/v2/acme/Groups/" + big.group + "?excludedAttributes=members" })
 }
 
 // BenchmarkPatchUser is an Entra-style attribute update of one user.
@@ -237,4 +233,55 @@ func BenchmarkPageOfUsersWithGroups(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGetUser is GET /Users/{id} of one of 100,000 users, each a
+// member of one group.
+func BenchmarkGetUser(b *testing.B) {
+	benchGets(b, func(i int) string { return "/scim/v2/acme/Users/" + big.users[(i*7919)%benchUsers] })
+}
+
+// BenchmarkFilterExternalID100k is the externalId matching query (Okta,
+// OneLogin) against 100,000 users.
+func BenchmarkFilterExternalID100k(b *testing.B) {
+	benchGets(b, func(i int) string {
+		return "/scim/v2/acme/Users?filter=" + url.QueryEscape(fmt.Sprintf(`externalId eq "0b6c%08d-8f2e-4d3a-9c1b"`, (i*7919)%benchUsers))
+	})
+}
+
+// BenchmarkGetGroup is GET /Groups/{id} of a group of ten members, and
+// the displayName query that finds it.
+func BenchmarkGetGroup(b *testing.B) {
+	bigStore(b)
+	ctx := context.Background()
+	const name = "Ten readers"
+	e, err := filter.Parse(`displayName eq "` + name + `"`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	page, err := big.st.List(ctx, "acme", schema.Group, store.Query{Filter: e, Count: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var id string
+	if len(page.Resources) == 1 {
+		id = page.Resources[0]["id"].(string)
+	} else {
+		ms := make([]patch.Member, 10)
+		for i := range ms {
+			ms[i] = patch.Member{Value: big.users[i]}
+		}
+		g, err := big.st.Create(ctx, "acme", schema.Group, map[string]any{"displayName": name}, ms)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id = g.Resource["id"].(string)
+	}
+	b.Run("id", func(b *testing.B) {
+		benchGets(b, func(int) string { return "/scim/v2/acme/Groups/" + id })
+	})
+	b.Run("displayName", func(b *testing.B) {
+		target := "/scim/v2/acme/Groups?filter=" + url.QueryEscape(`displayName eq "`+name+`"`)
+		benchGets(b, func(int) string { return target })
+	})
 }

@@ -23,6 +23,11 @@ func (q *request) write(status int, v any) {
 		q.fail(scimerr.From(err))
 		return
 	}
+	q.writeJSON(status, b)
+}
+
+// writeJSON sends b, the JSON of a SCIM message, as the response.
+func (q *request) writeJSON(status int, b []byte) {
 	q.w.Header().Set("Content-Type", MediaType)
 	q.w.WriteHeader(status)
 	_, _ = q.w.Write(b)

@@ -44,8 +44,12 @@ type projection struct {
 
 // parseProjection resolves attribute lists against rt. Unknown attributes
 // are not an error: they select nothing (RFC 7644 §3.4.2.5 leaves them to
-// the server, and IdPs probe with attributes we may not define).
+// the server, and IdPs probe with attributes we may not define). Without
+// either list it returns nil, the projection that selects everything.
 func parseProjection(rt *schema.ResourceType, attributes, excluded []string) (*projection, error) {
+	if len(attributes) == 0 && len(excluded) == 0 {
+		return nil, nil
+	}
 	p := &projection{}
 	for _, list := range []struct {
 		names []string
@@ -131,9 +135,15 @@ func (p *projection) wants(attr string) bool {
 	return true
 }
 
+// empty reports whether the projection selects every attribute, as a
+// request without attributes and excludedAttributes does.
+func (p *projection) empty() bool {
+	return p == nil || (len(p.include) == 0 && len(p.exclude) == 0)
+}
+
 // apply returns the projected copy of res.
 func (p *projection) apply(res map[string]any) map[string]any {
-	if p == nil || (len(p.include) == 0 && len(p.exclude) == 0) {
+	if p.empty() {
 		return res
 	}
 	if len(p.include) > 0 {

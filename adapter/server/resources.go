@@ -78,6 +78,9 @@ func (q *request) renderWith(rt *schema.ResourceType, res map[string]any, p *pro
 
 // queryProjection reads the attributes and excludedAttributes parameters.
 func (q *request) queryProjection(rt *schema.ResourceType) (*projection, error) {
+	if q.r.URL.RawQuery == "" {
+		return nil, nil
+	}
 	v := q.r.URL.Query()
 	return parseProjection(rt, splitList(v.Get("attributes")), splitList(v.Get("excludedAttributes")))
 }
@@ -107,6 +110,9 @@ func (q *request) get(rt *schema.ResourceType, id string) {
 	p, err := q.queryProjection(rt)
 	if err != nil {
 		q.fail(err)
+		return
+	}
+	if rr, ok := q.leanReader(p); ok && q.leanGet(rr, rt, id) {
 		return
 	}
 	res, err := q.cfg.Store.Get(q.ctx, q.tenant, rt, id)
@@ -468,6 +474,11 @@ func (q *request) listWith(rts []*schema.ResourceType, lp *listParams) {
 		start = 1 // RFC 7644 §3.4.2.4
 	}
 	count := q.pageSize(lp)
+	if len(tqs) == 1 && tqs[0].sq.Filter != nil && tqs[0].sq.SortBy == nil {
+		if rr, ok := q.leanReader(tqs[0].proj); ok && q.leanList(rr, tqs[0], start, count) {
+			return
+		}
+	}
 	resp := listResponse{Schemas: []string{schema.ListResponseURN}, StartIndex: start, Resources: []map[string]any{}}
 	skip := start - 1
 	for _, tq := range tqs {
