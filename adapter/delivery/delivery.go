@@ -331,7 +331,34 @@ func signal(c chan struct{}) {
 // Notifying returns a store.Store that calls d.Notify for the tenant after
 // every successful write to st, for hosts that do not call Notify
 // themselves.
-func Notifying(st store.Store, d *Deliverer) store.Store { return notifying{st, d} }
+// Optional read interfaces of st (store.RawReader) stay visible through the
+// wrapper.
+func Notifying(st store.Store, d *Deliverer) store.Store {
+	n := notifying{st, d}
+	if rr, ok := st.(store.RawReader); ok {
+		return notifyingRaw{n, rr}
+	}
+	return n
+}
+
+// notifyingRaw is notifying over a store that reads raw JSON: reads change
+// nothing, so they go straight through.
+type notifyingRaw struct {
+	notifying
+	raw store.RawReader
+}
+
+func (n notifyingRaw) GetRaw(ctx context.Context, tenant string, rt *schema.ResourceType, id string) ([]byte, error) {
+	return n.raw.GetRaw(ctx, tenant, rt, id)
+}
+
+func (n notifyingRaw) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceType, q store.Query) (*store.RawPage, bool, error) {
+	return n.raw.ListRaw(ctx, tenant, rt, q)
+}
+
+func (n notifyingRaw) RawGroups(ctx context.Context, tenant, member string) ([]store.GroupRef, error) {
+	return n.raw.RawGroups(ctx, tenant, member)
+}
 
 type notifying struct {
 	store.Store

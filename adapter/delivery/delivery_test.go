@@ -675,3 +675,41 @@ func userID(t *testing.T, s *store.Badger, userName string) string {
 	}
 	return p.Resources[0]["id"].(string)
 }
+
+// TestNotifyingKeepsRawReads: the wrapper hands the store's raw reads
+// through, so the server's lean read path works behind it.
+func TestNotifyingKeepsRawReads(t *testing.T) {
+	s := openMem(t)
+	d := start(t, s, fast())
+	ns := Notifying(s, d)
+	rr, ok := ns.(store.RawReader)
+	if !ok {
+		t.Fatal("the wrapper hides store.RawReader")
+	}
+	if _, ok := ns.(store.GroupLister); !ok {
+		t.Fatal("the wrapper hides store.GroupLister")
+	}
+	ctx := context.Background()
+	out, err := ns.Create(ctx, tenant, schema.User, map[string]any{"userName": "raw"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Resource["id"].(string)
+	g, err := ns.Create(ctx, tenant, schema.Group, map[string]any{"displayName": "G"}, []patch.Member{{Value: id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rr.GetRaw(ctx, tenant, schema.User, id)
+	if err != nil || !strings.Contains(string(b), `"userName":"raw"`) {
+		t.Fatalf("GetRaw: %s %v", b, err)
+	}
+	expr, _ := filter.Parse(`userName eq "RAW"`)
+	page, ok, err := rr.ListRaw(ctx, tenant, schema.User, store.Query{Filter: expr, Count: 10})
+	if err != nil || !ok || page.Total != 1 || len(page.Resources) != 1 {
+		t.Fatalf("ListRaw: %+v %v %v", page, ok, err)
+	}
+	refs, err := rr.RawGroups(ctx, tenant, id)
+	if err != nil || len(refs) != 1 || refs[0].ID != g.Resource["id"] || refs[0].DisplayName != "G" {
+		t.Fatalf("RawGroups: %v %v", refs, err)
+	}
+}

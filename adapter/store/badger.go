@@ -298,26 +298,11 @@ func (w *writer) setRecord(key []byte, m map[string]any) error {
 
 // Get implements Store.
 func (s *Badger) Get(ctx context.Context, tenant string, rt *schema.ResourceType, id string) (map[string]any, error) {
-	typ, err := typeByte(rt)
+	b, err := s.GetRaw(ctx, tenant, rt, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTenant(tenant); err != nil {
-		return nil, err
-	}
-	if id == "" || len(id) > maxID {
-		return nil, notFound(rt, id)
-	}
-	var res map[string]any
-	err = s.db.View(func(txn *badger.Txn) error {
-		var err error
-		res, err = getRecord(txn, resourceKey(tenant, typ, id))
-		return err
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, notFound(rt, id)
-	}
-	return res, err
+	return decode(b)
 }
 
 func stamp(rt *schema.ResourceType, res map[string]any, id string, created string, now time.Time, version uint64) {
@@ -859,15 +844,9 @@ func memberGroups(txn *badger.Txn, tenant, member string, names map[string]*stri
 		gid := string(it.Item().Key()[len(prefix):])
 		name, seen := names[gid]
 		if !seen {
-			g, err := getRecord(txn, resourceKey(tenant, tGroup, gid))
-			switch {
-			case errors.Is(err, badger.ErrKeyNotFound):
-				// a deleted group whose edges are being cleaned up
-			case err != nil:
+			var err error
+			if name, err = groupName(txn, tenant, gid); err != nil {
 				return nil, err
-			default:
-				n, _ := g["displayName"].(string)
-				name = &n
 			}
 			if names != nil {
 				names[gid] = name
@@ -879,6 +858,33 @@ func memberGroups(txn *badger.Txn, tenant, member string, names map[string]*stri
 		out = append(out, GroupRef{ID: gid, DisplayName: *name})
 	}
 	return out, nil
+}
+
+// groupName reads a group's displayName from its stored JSON without
+// decoding the rest of it; nil for a deleted group whose edges are being
+// cleaned up.
+func groupName(txn *badger.Txn, tenant, gid string) (*string, error) {
+	item, err := txn.Get(resourceKey(tenant, tGroup, gid))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var name string
+	err = item.Value(func(b []byte) error {
+		_, err := ObjectMembers(b, func(key []byte, start, end int) error {
+			if string(key) == "displayName" {
+				name, _ = UnquoteString(b[start:end])
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decoding stored group: %w", err)
+	}
+	return &name, nil
 }
 
 // Groups implements Store.

@@ -79,40 +79,7 @@ func rawRecord(txn *badger.Txn, key []byte) ([]byte, error) {
 
 // RawGroups implements RawReader.
 func (s *Badger) RawGroups(ctx context.Context, tenant, member string) ([]GroupRef, error) {
-	if err := checkTenant(tenant); err != nil {
-		return nil, err
-	}
-	var out []GroupRef
-	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := memberOfPrefix(tenant, member)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-		defer it.Close()
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			gid := string(it.Item().Key()[len(prefix):])
-			item, err := txn.Get(resourceKey(tenant, tGroup, gid))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue // a deleted group whose edges are being cleaned up
-			}
-			if err != nil {
-				return err
-			}
-			ref := GroupRef{ID: gid}
-			if err := item.Value(func(b []byte) error {
-				_, err := ObjectMembers(b, func(name []byte, start, end int) error {
-					if string(name) == "displayName" {
-						ref.DisplayName, _ = UnquoteString(b[start:end])
-					}
-					return nil
-				})
-				return err
-			}); err != nil {
-				return fmt.Errorf("decoding stored group: %w", err)
-			}
-			out = append(out, ref)
-		}
-		return nil
-	})
-	return out, err
+	return s.Groups(ctx, tenant, member)
 }
 
 // ListRaw implements RawReader. It answers `attr eq value` where attr is
