@@ -334,7 +334,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		sz.IndexedGET = r.phase(ctx, p.pid(), "indexed GET", o.duration, always(opFilter), do)
 		if o.opDuration > 0 {
 			for _, w := range writePhases {
-				sz.Writes = append(sz.Writes, r.phase(ctx, p.pid(), w.String()+" alone", o.opDuration, always(w), do))
+				// Each phase's creates need userNames of their own.
+				stamp := stamp + "-" + w.String()
+				alone := func(wk *worker, o op) { wk.step(ctx, c, d, o, stamp) }
+				sz.Writes = append(sz.Writes, r.phase(ctx, p.pid(), w.String()+" alone", o.opDuration, always(w), alone))
 			}
 		}
 		if ctx.Err() != nil {
