@@ -71,6 +71,9 @@ import (
 	"time"
 )
 
+// mib turns KiB into MiB, to one decimal.
+func mib(kib int64) float64 { return round(float64(kib)/1024, 1) }
+
 // writePhases are the operations measured alone after the mix, in this
 // order: removes undo the member adds and deletes the creates before them.
 var writePhases = []op{opCreate, opPatch, opPut, opMembers, opRemove, opDelete}
@@ -87,16 +90,18 @@ type options struct {
 	backend    string
 	// scimOptions are extra lines of the global scim option.
 	scimOptions []string
-	mix         mix
-	bigGroup    int
-	adds        int
-	insecure    bool
-	keep        bool
-	jsonOut     string
-	seed        uint64
-	skipBase    bool
-	usersFlag   string
-	mixFlag     string
+	// serverEnv is added to caddy's environment.
+	serverEnv []string
+	mix       mix
+	bigGroup  int
+	adds      int
+	insecure  bool
+	keep      bool
+	jsonOut   string
+	seed      uint64
+	skipBase  bool
+	usersFlag string
+	mixFlag   string
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -124,6 +129,13 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "pause after preloading, before measuring")
 	flag.Func("scim-option", "a line for the global scim option, e.g. \"cache_size 32MiB\"; repeatable", func(v string) error {
 		o.scimOptions = append(o.scimOptions, v)
+		return nil
+	})
+	flag.Func("server-env", "an environment variable for caddy, e.g. GOMEMLIMIT=400MiB; repeatable", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.serverEnv = append(o.serverEnv, v)
 		return nil
 	})
 	flag.StringVar(&o.backend, "backend", "", "the bench tenant's backend (pharos, hpinsights, keepnet); none by default")
@@ -249,7 +261,7 @@ func (r *runner) cleanup() {
 // over TLS; it returns a SCIM client (with a fresh token when the site
 // serves SCIM).
 func (r *runner) start(ctx context.Context, s site, name string) (*proc, *scim, error) {
-	p, err := launch(r.opt.caddy, r.dir, name, s.caddyfile())
+	p, err := launch(r.opt.caddy, r.dir, name, s.caddyfile(), r.opt.serverEnv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -328,7 +340,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		stamp := "s" + strconv.Itoa(n)
 		do := func(w *worker, o op) { w.step(ctx, c, d, o, stamp) }
 		sz.Mix = r.phase(ctx, p.pid(), "mix", o.duration, o.mix.draw, do)
-		sz.RSSMiB = round(float64(rssKiB(p.pid()))/1024, 1)
+		rss, anon, file, peak := memKiB(p.pid())
+		sz.RSSMiB, sz.AnonMiB, sz.FileMiB, sz.PeakMiB = mib(rss), mib(anon), mib(file), mib(peak)
 		app, alloc := diskUse(filepath.Join(dir, "scim"))
 		sz.DiskMiB, sz.DiskAllocatedMiB = round(float64(app)/(1<<20), 1), round(float64(alloc)/(1<<20), 1)
 		sz.IndexedGET = r.phase(ctx, p.pid(), "indexed GET", o.duration, always(opFilter), do)

@@ -86,18 +86,23 @@ func treeTicks(root int) (uint64, int, error) {
 	return sum, n, nil
 }
 
-// rssKiB is the VmRSS of pid.
-func rssKiB(pid int) int64 {
+// memKiB reads pid's resident memory from /proc: VmRSS, its anonymous
+// part (heap, stacks: the process's own) and its file-backed part (mapped
+// files, such as the store's tables, which the kernel can drop), and
+// VmHWM, the highest VmRSS so far.
+func memKiB(pid int) (rss, anon, file, peak int64) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0
+		return 0, 0, 0, 0
 	}
-	return vmRSS(string(b))
+	s := string(b)
+	return statusKiB(s, "VmRSS"), statusKiB(s, "RssAnon"), statusKiB(s, "RssFile"), statusKiB(s, "VmHWM")
 }
 
-// vmRSS finds "VmRSS: <n> kB" in a /proc/<pid>/status text; 0 if absent.
-func vmRSS(status string) int64 {
-	_, rest, ok := strings.Cut(status, "\nVmRSS:")
+// statusKiB finds "<key>: <n> kB" in a /proc/<pid>/status text; 0 if
+// absent.
+func statusKiB(status, key string) int64 {
+	_, rest, ok := strings.Cut(status, "\n"+key+":")
 	if !ok {
 		return 0
 	}

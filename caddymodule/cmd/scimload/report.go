@@ -33,6 +33,9 @@ type Size struct {
 	IndexedGET       Phase     `json:"indexed_get"`
 	Writes           []Phase   `json:"writes,omitempty"`
 	RSSMiB           float64   `json:"rss_mib"`
+	AnonMiB          float64   `json:"rss_anon_mib"`
+	FileMiB          float64   `json:"rss_file_mib"`
+	PeakMiB          float64   `json:"rss_peak_mib"`
 	DiskMiB          float64   `json:"disk_mib"`
 	DiskAllocatedMiB float64   `json:"disk_allocated_mib"`
 	BigGroup         *BigGroup `json:"big_group,omitempty"`
@@ -51,9 +54,9 @@ func (r *Result) table(w io.Writer) {
 
 	fmt.Fprintln(w, "\nper size (after the mix phase):")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "users\tin store\tgroups\tpreload s\tRSS MiB\tdisk MiB\tdisk alloc MiB\t")
+	fmt.Fprintln(tw, "users\tin store\tgroups\tpreload s\tRSS MiB\tanon MiB\tfile MiB\tpeak MiB\tdisk MiB\tdisk alloc MiB\t")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t\n", s.Users, s.UsersInStore, s.Groups, s.PreloadSeconds, s.RSSMiB, s.DiskMiB, s.DiskAllocatedMiB)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", s.Users, s.UsersInStore, s.Groups, s.PreloadSeconds, s.RSSMiB, s.AnonMiB, s.FileMiB, s.PeakMiB, s.DiskMiB, s.DiskAllocatedMiB)
 	}
 	tw.Flush()
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,12 +130,15 @@ func TestStatFieldsAndRSS(t *testing.T) {
 	if _, _, _, err := statFields("4242 caddy S 1"); err == nil {
 		t.Error("a stat line without (comm) was accepted")
 	}
-	status := "Name:\tcaddy\nVmPeak:\t  900 kB\nVmRSS:\t   81234 kB\nRssAnon:\t 1 kB\n"
-	if got := vmRSS(status); got != 81234 {
-		t.Errorf("vmRSS = %d", got)
+	status := "Name:\tcaddy\nVmPeak:\t  900 kB\nVmHWM:\t   90000 kB\nVmRSS:\t   81234 kB\nRssAnon:\t 1 kB\nRssFile:\t  81233 kB\n"
+	if rss, anon, file, peak := statusKiB(status, "VmRSS"), statusKiB(status, "RssAnon"), statusKiB(status, "RssFile"), statusKiB(status, "VmHWM"); rss != 81234 || anon != 1 || file != 81233 || peak != 90000 {
+		t.Errorf("statusKiB = %d %d %d %d", rss, anon, file, peak)
 	}
-	if got := vmRSS("Name:\tkthreadd\n"); got != 0 {
-		t.Errorf("vmRSS of a kernel thread = %d", got)
+	if got := statusKiB("Name:\tkthreadd\n", "VmRSS"); got != 0 {
+		t.Errorf("VmRSS of a kernel thread = %d", got)
+	}
+	if rss, _, _, _ := memKiB(os.Getpid()); rss <= 0 {
+		t.Errorf("memKiB of this process = %d", rss)
 	}
 	if _, n, err := treeTicks(1 << 30); err == nil || n != 0 {
 		t.Error("treeTicks of a missing process succeeded")

@@ -18,8 +18,9 @@ type proc struct {
 }
 
 // launch runs "<bin> run --adapter caddyfile --config <dir>/<name>", with
-// HOME and XDG directories in dir and its output in <dir>/<name>.log.
-func launch(bin, dir, name, caddyfile string) (*proc, error) {
+// HOME and XDG directories in dir, env added to its environment, and its
+// output in <dir>/<name>.log.
+func launch(bin, dir, name, caddyfile string, env []string) (*proc, error) {
 	conf := filepath.Join(dir, name)
 	if err := os.WriteFile(conf, []byte(caddyfile), 0o600); err != nil {
 		return nil, err
@@ -32,6 +33,7 @@ func launch(bin, dir, name, caddyfile string) (*proc, error) {
 	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", conf)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir+"/xdg-data", "XDG_CONFIG_HOME="+dir+"/xdg-config")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
