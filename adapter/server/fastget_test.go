@@ -239,7 +239,12 @@ func (p *leanPair) cases() []leanCase {
 	get("/Users?filter="+url.QueryEscape(`userName sw "bulk1"`), false)
 	get("/Users?filter="+url.QueryEscape(`userName eq "bulk1" or userName eq "bulk2"`), false)
 	get("/Users?filter="+url.QueryEscape(`emails[value eq "same@example.com"]`)+"&count=2", false)
-	get("/Users?count=3", false)
+	// Unfiltered pages in creation order are lean; sorted ones are not.
+	for _, page := range []string{"", "?count=0", "?count=3", "?startIndex=5&count=4", "?startIndex=19", "?startIndex=100", "?startIndex=-4&count=2"} {
+		get("/Users"+page, true)
+		get("/Groups"+page, true)
+	}
+	get("/Users?sortBy=userName&count=3", false)
 	cs = append(cs,
 		leanCase{method: http.MethodPost, path: "/Users/.search", body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"externalId eq \"shared\"","startIndex":3,"count":2}`, lean: true},
 		leanCase{method: http.MethodPost, path: "/Groups/.search", body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"displayName eq \"everyone\""}`, lean: true},
@@ -444,5 +449,35 @@ func TestAppendEscaped(t *testing.T) {
 		if got := appendString(nil, s); string(got) != string(want) {
 			t.Errorf("%q: %s, want %s", s, got, want)
 		}
+	}
+}
+
+// TestLeanPagesMatchGeneric compares unfiltered pages of a tenant large
+// enough for the store's position index, at every kind of startIndex,
+// while users are in groups (their groups are part of each user).
+func TestLeanPagesMatchGeneric(t *testing.T) {
+	p := newLeanPair(t)
+	const n = 1200
+	var members []string
+	for i := 0; i < n; i++ {
+		id := p.create("/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"page%04d","displayName":"Page <%d> & co"}`, i, i))
+		if i%3 == 0 {
+			members = append(members, `{"value":"`+id+`"}`)
+		}
+		if i%250 == 0 {
+			p.create("/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G`+fmt.Sprint(i)+`","members":[`+strings.Join(members, ",")+`]}`)
+			members = nil
+		}
+	}
+	for _, q := range []string{"?count=100", "?startIndex=450&count=100", "?startIndex=600&count=100", "?startIndex=1150&count=100", "?startIndex=1201&count=5", "?startIndex=1&count=0", "?startIndex=777&count=1"} {
+		t.Run(q, func(t *testing.T) {
+			g0, r0 := p.st.generic.Load(), p.st.raw.Load()
+			lw := p.serve(p.lean, http.MethodGet, "/Users"+q, "", nil)
+			if generic, raw := p.st.generic.Load()-g0, p.st.raw.Load()-r0; generic != 0 || raw == 0 {
+				t.Fatalf("not answered by the lean path: %d generic reads, %d raw", generic, raw)
+			}
+			gw := p.serve(p.generic, http.MethodGet, "/Users"+q, "", nil)
+			compareResponses(t, lw, gw)
+		})
 	}
 }

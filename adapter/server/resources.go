@@ -474,7 +474,7 @@ func (q *request) listWith(rts []*schema.ResourceType, lp *listParams) {
 		start = 1 // RFC 7644 §3.4.2.4
 	}
 	count := q.pageSize(lp)
-	if len(tqs) == 1 && tqs[0].sq.Filter != nil && tqs[0].sq.SortBy == nil {
+	if len(tqs) == 1 && tqs[0].sq.SortBy == nil {
 		if rr, ok := q.leanReader(tqs[0].proj); ok && q.leanList(rr, tqs[0], start, count) {
 			return
 		}

@@ -45,7 +45,7 @@ func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceTyp
 	}
 	if s.pos != nil && q.Filter == nil && q.Seek == nil && count > 0 {
 		if o, ok := positionOrder(rt, typ, q, start, count); ok {
-			page, ok, err := s.positionPage(ctx, tenant, typ, o, q.Descending, start, count)
+			page, ok, err := s.positionPage(ctx, tenant, typ, o, q.Descending, start, count, false)
 			if err != nil {
 				return nil, err
 			}
@@ -83,19 +83,14 @@ func (s *Badger) plainPage(txn *badger.Txn, tenant string, typ byte, start, coun
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 	defer it.Close()
 	i := 0
-	for it.Seek(prefix); it.ValidForPrefix(prefix) && len(page.Resources) < count; it.Next() {
+	for it.Seek(prefix); it.ValidForPrefix(prefix) && page.size() < count; it.Next() {
 		i++
 		if i < start {
 			continue
 		}
-		var res map[string]any
-		if err := it.Item().Value(func(v []byte) error {
-			res, err = decode(v)
-			return err
-		}); err != nil {
+		if err := it.Item().Value(page.add); err != nil {
 			return err
 		}
-		page.Resources = append(page.Resources, res)
 	}
 	return nil
 }

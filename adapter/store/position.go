@@ -813,7 +813,11 @@ func snapshotState(txn *badger.Txn, tenant string, typ byte, id string, o int) (
 // descending name order) from the tenant's position index, building it if
 // needed. ok is false when no index can answer; the caller then reads the
 // page without one.
-func (s *Badger) positionPage(ctx context.Context, tenant string, typ byte, o int, desc bool, start, count int) (page *Page, ok bool, err error) {
+func (s *Badger) positionPage(ctx context.Context, tenant string, typ byte, o int, desc bool, start, count int, raw bool) (page *Page, ok bool, err error) {
+	if raw && o != orderID {
+		// Name order checks each record's name, which needs it decoded.
+		return nil, false, nil
+	}
 	st := s.pos.lookup(tenant, typ)
 	if has, failed := st.status(o); failed {
 		return nil, false, nil
@@ -847,7 +851,7 @@ func (s *Badger) positionPage(ctx context.Context, tenant string, typ byte, o in
 			return nil, false, nil
 		}
 		st.used[o].Store(s.pos.clock.Add(1))
-		page = &Page{Resources: []map[string]any{}}
+		page = &Page{Resources: []map[string]any{}, wantRaw: raw}
 		var retry bool
 		err = s.db.View(func(txn *badger.Txn) error {
 			var err error
@@ -966,14 +970,9 @@ func (s *Badger) readIDRun(txn *badger.Txn, st *posState, tenant string, typ byt
 			s.dropOrder(st, orderID)
 			return true, nil
 		}
-		var res map[string]any
-		if err := it.Item().Value(func(v []byte) error {
-			res, err = decode(v)
-			return err
-		}); err != nil {
+		if err := it.Item().Value(page.add); err != nil {
 			return false, err
 		}
-		page.Resources = append(page.Resources, res)
 		it.Next()
 	}
 	return false, nil

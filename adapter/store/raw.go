@@ -87,13 +87,7 @@ func (s *Badger) RawGroups(ctx context.Context, tenant, member string) ([]GroupR
 // the filter on each candidate against only the attribute it names,
 // decoded from the record on its own, so the answer is List's.
 func (s *Badger) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceType, q Query) (*RawPage, bool, error) {
-	cmp, ok := q.Filter.(*filter.Compare)
-	if !ok || cmp.Op != filter.Eq || cmp.Path.Filter != nil || q.SortBy != nil || q.Seek != nil ||
-		(cmp.Value.Kind != filter.StringLit && cmp.Value.Kind != filter.NumberLit) {
-		return nil, false, nil
-	}
-	attr := pathAttr(rt, cmp.Path)
-	if attr == "" {
+	if q.SortBy != nil || q.Seek != nil {
 		return nil, false, nil
 	}
 	typ, err := typeByte(rt)
@@ -104,6 +98,18 @@ func (s *Badger) ListRaw(ctx context.Context, tenant string, rt *schema.Resource
 		return nil, false, err
 	}
 	start, count := max(q.StartIndex, 1), max(q.Count, 0)
+	if q.Filter == nil {
+		return s.plainRaw(ctx, tenant, rt, typ, q, start, count)
+	}
+	cmp, ok := q.Filter.(*filter.Compare)
+	if !ok || cmp.Op != filter.Eq || cmp.Path.Filter != nil ||
+		(cmp.Value.Kind != filter.StringLit && cmp.Value.Kind != filter.NumberLit) {
+		return nil, false, nil
+	}
+	attr := pathAttr(rt, cmp.Path)
+	if attr == "" {
+		return nil, false, nil
+	}
 	var page *RawPage
 	err = s.db.View(func(txn *badger.Txn) error {
 		var ids []string
@@ -346,4 +352,25 @@ func UnquoteString(v []byte) (string, bool) {
 // null.
 func inScalar(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '+' || c == '.'
+}
+
+// plainRaw answers an unfiltered list in creation order, as List does:
+// from the position index, or by a key-only skip to StartIndex.
+func (s *Badger) plainRaw(ctx context.Context, tenant string, rt *schema.ResourceType, typ byte, q Query, start, count int) (*RawPage, bool, error) {
+	if _, use := positionOrder(rt, typ, q, start, count); use && s.pos != nil && count > 0 {
+		page, ok, err := s.positionPage(ctx, tenant, typ, orderID, false, start, count, true)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			return &RawPage{Total: page.Total, Resources: append([][]byte{}, page.raw...)}, true, nil
+		}
+	}
+	page := &Page{wantRaw: true}
+	if err := s.db.View(func(txn *badger.Txn) error {
+		return s.plainPage(txn, tenant, typ, start, count, page)
+	}); err != nil {
+		return nil, false, err
+	}
+	return &RawPage{Total: page.Total, Resources: append([][]byte{}, page.raw...)}, true, nil
 }

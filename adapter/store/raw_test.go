@@ -197,7 +197,13 @@ func TestRawMatchesDecoded(t *testing.T) {
 		{rt: schema.User, filter: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"`, count: 10},
 		{rt: schema.User, filter: `externalId eq "shared"`, count: 10, sort: true},
 		{rt: schema.User, filter: `externalId eq "shared"`, count: 10, seek: true},
-		{rt: schema.User, count: 10},
+		{rt: schema.User, count: 10, lean: true},
+		{rt: schema.User, start: 4, count: 3, lean: true},
+		{rt: schema.User, start: 1000, count: 3, lean: true},
+		{rt: schema.User, count: 0, lean: true},
+		{rt: schema.Group, count: 10, lean: true},
+		{rt: schema.User, count: 10, sort: true},
+		{rt: schema.User, count: 10, seek: true},
 	}
 	for _, c := range qs {
 		t.Run(fmt.Sprintf("%s %s %d %d %v %v", c.rt.Name, c.filter, c.start, c.count, c.sort, c.seek), func(t *testing.T) {

@@ -123,7 +123,30 @@ type Page struct {
 	// before the first and after the last resource of the page; for an
 	// empty page, before and after the seek position.
 	Earlier, Later bool
+
+	// wantRaw makes add keep each resource's JSON in raw instead of
+	// decoding it into Resources.
+	wantRaw bool
+	raw     [][]byte
 }
+
+// add appends one stored resource to the page: decoded, or as a copy of
+// its JSON when the page was asked for raw.
+func (p *Page) add(v []byte) error {
+	if p.wantRaw {
+		p.raw = append(p.raw, append([]byte(nil), v...))
+		return nil
+	}
+	res, err := decode(v)
+	if err != nil {
+		return err
+	}
+	p.Resources = append(p.Resources, res)
+	return nil
+}
+
+// size is how many resources the page holds.
+func (p *Page) size() int { return len(p.Resources) + len(p.raw) }
 
 // GroupRef is one group a member belongs to.
 type GroupRef struct {
