@@ -302,6 +302,9 @@ type positions struct {
 	// fallbacks counts pages answered without an index although one
 	// existed, for tests.
 	fallbacks atomic.Int64
+	// unbuilt counts pages that took the walk to their startIndex because
+	// the index they needed was not built, for tests.
+	unbuilt atomic.Int64
 
 	mu     sync.Mutex
 	states map[posKey]*posState
@@ -330,6 +333,9 @@ type posState struct {
 	// changes applied meanwhile, replayed onto the built index.
 	building [numOrders]bool
 	log      [numOrders][]*posMark
+	// built is closed when the build under way ends, so that readers
+	// wait for it instead of each walking the whole list meanwhile.
+	built [numOrders]chan struct{}
 	// failed is set for an order the tenant's data cannot be indexed in
 	// (an id the store did not assign, a resource without its unique
 	// name); pages in that order are read without an index.
@@ -609,6 +615,10 @@ func positionOrder(rt *schema.ResourceType, typ byte, q Query, start, count int)
 	return orderName, true
 }
 
+// buildWait bounds how long a page waits for a position index another
+// page is building.
+const buildWait = 10 * time.Second
+
 // errBuildBusy says a position index was not built because the tenant's
 // write lock stayed busy.
 var errBuildBusy = errors.New("tenant busy")
@@ -620,6 +630,25 @@ func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) erro
 	ts := s.tenant(tenant)
 	wait := time.NewTimer(time.Second)
 	defer wait.Stop()
+	if st := s.pos.lookup(tenant, typ); st != nil {
+		st.mu.RLock()
+		done := st.built[o]
+		building := st.building[o]
+		st.mu.RUnlock()
+		if building && done != nil {
+			// Another reader is building it: a page waits for that build
+			// rather than walking to its startIndex, which at a million
+			// resources costs more than the build itself.
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(buildWait):
+				return errBuildBusy
+			}
+		}
+	}
 	select {
 	case ts.lock <- struct{}{}:
 	case <-ctx.Done():
@@ -635,7 +664,10 @@ func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) erro
 		return nil
 	}
 	st.building[o] = true
+	done := make(chan struct{})
+	st.built[o] = done
 	st.mu.Unlock()
+	defer close(done)
 	txn := s.db.NewTransaction(false)
 	<-ts.lock
 	defer txn.Discard()
@@ -837,6 +869,7 @@ func (s *Badger) positionPage(ctx context.Context, tenant string, typ byte, o in
 			return nil, false, err
 		}
 		if st = s.pos.lookup(tenant, typ); st == nil {
+			s.pos.unbuilt.Add(1)
 			return nil, false, nil
 		}
 	}
@@ -848,6 +881,7 @@ func (s *Badger) positionPage(ctx context.Context, tenant string, typ byte, o in
 		gen, have := st.gen, st.has(o)
 		st.mu.RUnlock()
 		if !have {
+			s.pos.unbuilt.Add(1)
 			return nil, false, nil
 		}
 		st.used[o].Store(s.pos.clock.Add(1))

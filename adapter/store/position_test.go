@@ -645,3 +645,42 @@ func TestPositionReadersNeverSeeAnUnappliedCommit(t *testing.T) {
 	}
 	check(0)
 }
+
+// TestPagesWaitForTheBuildUnderWay: many first deep pages at once share
+// one build of the position index; none of them walks to its startIndex
+// meanwhile (at a million resources such walks took seconds each).
+func TestPagesWaitForTheBuildUnderWay(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	const n = 30000
+	for i := 0; i < n; i++ {
+		mustCreate(t, s, tenant, schema.User, user(fmt.Sprintf("w%05d", i)))
+	}
+	const readers = 16
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, readers)
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			<-start
+			page, err := s.List(ctx, tenant, schema.User, Query{StartIndex: n - 100*r - 99, Count: 100})
+			if err == nil && (page.Total != n || len(page.Resources) != 100) {
+				err = fmt.Errorf("page of %d, total %d", len(page.Resources), page.Total)
+			}
+			errs <- err
+		}(r)
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if walked := s.pos.unbuilt.Load(); walked != 0 {
+		t.Fatalf("%d of %d pages walked to their startIndex instead of waiting for the build", walked, readers)
+	}
+}
