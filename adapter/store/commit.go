@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/caddy-scim/caddy-scim/adapter/change"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
+	"github.com/caddy-scim/caddy-scim/adapter/store/groupcommit"
 )
 
 // Group commit.
@@ -43,14 +43,12 @@ const maxBatch = 128
 // tenantState serializes the writes of one tenant and hands out its journal
 // sequence numbers. Reads never take it.
 type tenantState struct {
-	// lock is held by the leader running a batch, and by whole-tenant
-	// operations (purge) that must not interleave with any write.
-	lock   chan struct{}
+	// q queues the tenant's writes; its lock is held by the leader
+	// running a batch, and by whole-tenant operations (purge) that must
+	// not interleave with any write.
+	q      *groupcommit.Queue[*pendingWrite]
 	seq    uint64
 	loaded bool
-
-	qmu   sync.Mutex
-	queue []*pendingWrite
 
 	// commits counts the transactions committed for the tenant's writes,
 	// writes the writes they carried.
@@ -59,13 +57,14 @@ type tenantState struct {
 
 // pendingWrite is one write waiting for, or in, a batch.
 type pendingWrite struct {
-	fn   func(w *writer) error
-	err  error
-	done chan struct{}
+	fn func(w *writer) error
 	// after runs once the write is durable, under the tenant's lock and
 	// before any later write of the tenant is committed.
 	after []func()
 }
+
+// batchItem is a queued write.
+type batchItem = groupcommit.Item[*pendingWrite]
 
 // writer carries one write of a batch: the batch's transaction, the
 // tenant's sequence so far and the journal events this write emits.
@@ -124,7 +123,7 @@ func (s *Badger) tenant(tenant string) *tenantState {
 	defer s.mu.Unlock()
 	ts := s.tenants[tenant]
 	if ts == nil {
-		ts = &tenantState{lock: make(chan struct{}, 1)}
+		ts = &tenantState{q: groupcommit.New[*pendingWrite](maxBatch)}
 		s.tenants[tenant] = ts
 	}
 	return ts
@@ -138,88 +137,30 @@ func (s *Badger) write(ctx context.Context, tenant string, fn func(w *writer) er
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	ts := s.tenant(tenant)
-	p := &pendingWrite{fn: fn, done: make(chan struct{})}
-	ts.qmu.Lock()
-	ts.queue = append(ts.queue, p)
-	ts.qmu.Unlock()
-	for {
-		select {
-		case <-p.done:
-			return p.err
-		case ts.lock <- struct{}{}:
-			s.lead(ts, tenant, p)
-			<-ts.lock
-		case <-ctx.Done():
-			if ts.withdraw(p) {
-				return ctx.Err()
-			}
-			// Already in a batch: its outcome is on the way.
-			<-p.done
-			return p.err
-		}
-	}
+	return ts.q.Submit(ctx, &pendingWrite{fn: fn}, func(batch []*batchItem) {
+		s.runBatch(ts, tenant, batch)
+	})
 }
 
-// withdraw takes p out of the queue, reporting false when a leader already
-// took it.
-func (ts *tenantState) withdraw(p *pendingWrite) bool {
-	ts.qmu.Lock()
-	defer ts.qmu.Unlock()
-	for i, q := range ts.queue {
-		if q == p {
-			ts.queue = append(ts.queue[:i], ts.queue[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// take removes up to maxBatch writes from the head of the queue.
-func (ts *tenantState) take() []*pendingWrite {
-	ts.qmu.Lock()
-	defer ts.qmu.Unlock()
-	n := min(len(ts.queue), maxBatch)
-	batch := make([]*pendingWrite, n)
-	copy(batch, ts.queue)
-	ts.queue = append(ts.queue[:0], ts.queue[n:]...)
-	return batch
-}
-
-// lead runs batches while holding the tenant's lock, until own's write is
-// done; writes queued after that are left to the next leader, so no caller
-// waits on other callers' batches for long.
-func (s *Badger) lead(ts *tenantState, tenant string, own *pendingWrite) {
+// runBatch commits a batch of the tenant's writes, finishing each.
+func (s *Badger) runBatch(ts *tenantState, tenant string, batch []*batchItem) {
 	if !ts.loaded {
 		seq, err := s.lastSeq(tenant)
 		if err != nil {
-			for _, p := range ts.take() {
-				s.finish(p, err)
+			for _, it := range batch {
+				s.finish(it, err)
 			}
 			return
 		}
 		ts.seq, ts.loaded = seq, true
 	}
-	for {
-		select {
-		case <-own.done:
-			return
-		default:
-		}
-		batch := ts.take()
-		if len(batch) == 0 {
-			return
-		}
-		for len(batch) > 0 {
-			batch = s.commitBatch(ts, tenant, batch)
-		}
+	for len(batch) > 0 {
+		batch = s.commitBatch(ts, tenant, batch)
 	}
 }
 
-func (s *Badger) finish(p *pendingWrite, err error) {
+func (s *Badger) finish(it *batchItem, err error) {
 	if errors.Is(err, errNoChange) {
 		err = nil
 	}
@@ -227,19 +168,18 @@ func (s *Badger) finish(p *pendingWrite, err error) {
 		err = scimerr.New(http.StatusRequestEntityTooLarge, scimerr.TooMany,
 			"the request changes too many memberships at once to commit atomically; send the change as several smaller PATCH requests")
 	}
-	p.err = err
 	if err == nil {
-		for _, f := range p.after {
+		for _, f := range it.Value.after {
 			f()
 		}
 	}
-	close(p.done)
+	it.Finish(err)
 }
 
 // commitBatch runs the writes of batch in one transaction and commits it,
 // finishing every write it commits or refuses. It returns the writes still
 // to run: those after a write that failed half-way, which starts them.
-func (s *Badger) commitBatch(ts *tenantState, tenant string, batch []*pendingWrite) (rest []*pendingWrite) {
+func (s *Badger) commitBatch(ts *tenantState, tenant string, batch []*batchItem) (rest []*batchItem) {
 	var err error
 	for attempt := 0; attempt < s.opts.MaxConflictRetries; attempt++ {
 		txn := s.db.NewTransaction(true)
@@ -248,7 +188,8 @@ func (s *Badger) commitBatch(ts *tenantState, tenant string, batch []*pendingWri
 		cut := len(batch)
 		var cutErr error
 		results := make([]error, len(batch))
-		for i, p := range batch {
+		for i, it := range batch {
+			p := it.Value
 			w := &writer{txn: txn, tenant: tenant, seq: seq, now: s.opts.Now().UTC(), collisions: collisions}
 			err := p.fn(w)
 			switch {
@@ -288,8 +229,8 @@ func (s *Badger) commitBatch(ts *tenantState, tenant string, batch []*pendingWri
 			ts.seq = seq
 			ts.commits.Add(1)
 			ts.writes.Add(uint64(len(batch)))
-			for i, p := range batch {
-				s.finish(p, results[i])
+			for i, it := range batch {
+				s.finish(it, results[i])
 			}
 			return nil
 		case errors.Is(err, badger.ErrConflict):
@@ -306,8 +247,8 @@ func (s *Badger) commitBatch(ts *tenantState, tenant string, batch []*pendingWri
 	if errors.Is(err, badger.ErrConflict) {
 		err = fmt.Errorf("committing after %d conflicts: %w", s.opts.MaxConflictRetries, err)
 	}
-	for _, p := range batch {
-		s.finish(p, err)
+	for _, it := range batch {
+		s.finish(it, err)
 	}
 	return nil
 }

@@ -24,10 +24,12 @@ import (
 func queued(t *testing.T, s *Badger, tn string, n int, start func()) {
 	t.Helper()
 	ts := s.tenant(tn)
-	ts.lock <- struct{}{}
+	if err := ts.q.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	start()
 	ok := waitQueue(ts, n)
-	<-ts.lock
+	ts.q.Unlock()
 	if !ok {
 		t.Fatalf("%d writes never queued", n)
 	}
@@ -37,10 +39,7 @@ func queued(t *testing.T, s *Badger, tn string, n int, start func()) {
 func waitQueue(ts *tenantState, n int) bool {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		ts.qmu.Lock()
-		got := len(ts.queue)
-		ts.qmu.Unlock()
-		if got == n {
+		if ts.q.Len() == n {
 			return true
 		}
 		time.Sleep(time.Millisecond)
@@ -162,7 +161,9 @@ func TestGroupCommitWriteRefusedHalfWay(t *testing.T) {
 	// Queue order is launch order only by luck; launch one at a time and
 	// wait for each to be queued.
 	ts := s.tenant(tenant)
-	ts.lock <- struct{}{}
+	if err := ts.q.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	queue := 0
 	launch := func(f func()) {
 		wg.Add(1)
@@ -175,7 +176,7 @@ func TestGroupCommitWriteRefusedHalfWay(t *testing.T) {
 	launch(func() { _, before = s.Create(ctx, tenant, schema.User, user("first"), nil) })
 	launch(func() { _, bad = s.Update(ctx, tenant, schema.User, bob, rename("TAKEN")) })
 	launch(func() { _, after = s.Create(ctx, tenant, schema.User, user("third"), nil) })
-	<-ts.lock
+	ts.q.Unlock()
 	wg.Wait()
 
 	if before != nil || after != nil {

@@ -628,8 +628,6 @@ var errBuildBusy = errors.New("tenant busy")
 // open its snapshot.
 func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) error {
 	ts := s.tenant(tenant)
-	wait := time.NewTimer(time.Second)
-	defer wait.Stop()
 	if st := s.pos.lookup(tenant, typ); st != nil {
 		st.mu.RLock()
 		done := st.built[o]
@@ -649,18 +647,20 @@ func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) erro
 			}
 		}
 	}
-	select {
-	case ts.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-wait.C:
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := ts.q.Lock(lctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return errBuildBusy
 	}
 	st := s.pos.stateFor(tenant, typ)
 	st.mu.Lock()
 	if st.has(o) || st.building[o] || st.failed[o] || st.dead {
 		st.mu.Unlock()
-		<-ts.lock
+		ts.q.Unlock()
 		return nil
 	}
 	st.building[o] = true
@@ -669,7 +669,7 @@ func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) erro
 	st.mu.Unlock()
 	defer close(done)
 	txn := s.db.NewTransaction(false)
-	<-ts.lock
+	ts.q.Unlock()
 	defer txn.Discard()
 
 	var byID []uuid.UUID

@@ -58,12 +58,10 @@ func (s *Badger) PurgeTenant(ctx context.Context, name string) error {
 		return err
 	}
 	ts := s.tenant(name)
-	select {
-	case ts.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := ts.q.Lock(ctx); err != nil {
+		return err
 	}
-	defer func() { <-ts.lock }()
+	defer ts.q.Unlock()
 	s.pos.forget(name)
 	// Token records are global, found through the tenant's token list:
 	// delete them before the list.

@@ -8,10 +8,10 @@
 -- UPDATE), which orders the tenant's writes across every instance and
 -- keeps the journal gap-free.
 CREATE TABLE scim_tenant_state (
-	tenant TEXT PRIMARY KEY,
-	seq    BIGINT NOT NULL DEFAULT 0,
-	users  BIGINT NOT NULL DEFAULT 0,
-	groups BIGINT NOT NULL DEFAULT 0
+	tenant      TEXT PRIMARY KEY,
+	seq         BIGINT NOT NULL DEFAULT 0,
+	user_count  BIGINT NOT NULL DEFAULT 0,
+	group_count BIGINT NOT NULL DEFAULT 0
 );
 
 -- Resources: the stored JSON exactly as written (TEXT, not JSONB, which
