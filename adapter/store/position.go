@@ -615,6 +615,22 @@ func positionOrder(rt *schema.ResourceType, typ byte, q Query, start, count int)
 	return orderName, true
 }
 
+// awaitBuild waits for the build under way that closes done: a page
+// waits for it rather than walking to its startIndex, which at a million
+// resources costs more than the build itself.
+func awaitBuild(ctx context.Context, done chan struct{}) error {
+	t := time.NewTimer(buildWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errBuildBusy
+	}
+}
+
 // buildWait bounds how long a page waits for a position index another
 // page is building.
 const buildWait = 10 * time.Second
@@ -630,21 +646,10 @@ func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) erro
 	ts := s.tenant(tenant)
 	if st := s.pos.lookup(tenant, typ); st != nil {
 		st.mu.RLock()
-		done := st.built[o]
-		building := st.building[o]
+		done, building := st.built[o], st.building[o]
 		st.mu.RUnlock()
-		if building && done != nil {
-			// Another reader is building it: a page waits for that build
-			// rather than walking to its startIndex, which at a million
-			// resources costs more than the build itself.
-			select {
-			case <-done:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(buildWait):
-				return errBuildBusy
-			}
+		if building {
+			return awaitBuild(ctx, done)
 		}
 	}
 	lctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -658,7 +663,15 @@ func (s *Badger) build(ctx context.Context, tenant string, typ byte, o int) erro
 	}
 	st := s.pos.stateFor(tenant, typ)
 	st.mu.Lock()
-	if st.has(o) || st.building[o] || st.failed[o] || st.dead {
+	if st.building[o] {
+		// Another reader started the build while this one waited for the
+		// lock.
+		done := st.built[o]
+		st.mu.Unlock()
+		ts.q.Unlock()
+		return awaitBuild(ctx, done)
+	}
+	if st.has(o) || st.failed[o] || st.dead {
 		st.mu.Unlock()
 		ts.q.Unlock()
 		return nil
