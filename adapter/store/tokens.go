@@ -99,13 +99,7 @@ func (s *Badger) SaveAccess(ctx context.Context, access map[string]tokens.Access
 			if err != nil {
 				return err
 			}
-			if a.LastRequest.After(cur.LastRequest) {
-				cur.LastRequest = a.LastRequest
-			}
-			if a.LastChange.After(cur.LastChange) {
-				cur.LastChange = a.LastChange
-			}
-			b, err := json.Marshal(cur)
+			b, err := json.Marshal(cur.Latest(a))
 			if err != nil {
 				return err
 			}

@@ -86,6 +86,19 @@ type Access struct {
 	LastChange time.Time `json:"last_change,omitzero"`
 }
 
+// Latest returns a with each time replaced by b's where b's is later: what
+// a store keeps when it saves b over a, so that stored times only move
+// forward.
+func (a Access) Latest(b Access) Access {
+	if b.LastRequest.After(a.LastRequest) {
+		a.LastRequest = b.LastRequest
+	}
+	if b.LastChange.After(a.LastChange) {
+		a.LastChange = b.LastChange
+	}
+	return a
+}
+
 func (a Access) merge(b Access) Access {
 	if b.LastRequest.After(a.LastRequest) {
 		a.LastRequest = b.LastRequest

@@ -393,3 +393,15 @@ func TestIssueReportsPrevious(t *testing.T) {
 		t.Errorf("replacing an expired token: %v", err)
 	}
 }
+
+func TestAccessLatest(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	a := tokens.Access{LastRequest: t0.Add(time.Hour), LastChange: t0}
+	got := a.Latest(tokens.Access{LastRequest: t0, LastChange: t0.Add(2 * time.Hour)})
+	if !got.LastRequest.Equal(t0.Add(time.Hour)) || !got.LastChange.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("Latest = %+v", got)
+	}
+	if got := a.Latest(tokens.Access{}); got != a {
+		t.Fatalf("Latest of zero times = %+v, want %+v", got, a)
+	}
+}

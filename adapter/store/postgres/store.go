@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+)
+
+// Options configure a Store.
+type Options struct {
+	// DSN is the database's connection string (a postgres:// URL or
+	// key=value pairs, as libpq takes them).
+	DSN string
+	// MaxConns bounds the connection pool; 0 keeps pgx's default (the
+	// larger of 4 and the number of CPUs).
+	MaxConns int32
+	// Logger receives the store's logs; defaults to a no-op.
+	Logger *zap.Logger
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Store keeps the SCIM store in PostgreSQL.
+type Store struct {
+	pool  *pgxpool.Pool
+	opts  Options
+	write *Committer
+}
+
+// Open connects to the database, brings its schema up to date (see
+// Migrate) and returns the store.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.DSN == "" {
+		return nil, errors.New("the PostgreSQL store needs a DSN")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cfg, err := pgxpool.ParseConfig(opts.DSN)
+	if err != nil {
+		// The DSN may hold a password: say what is wrong, not what it is.
+		return nil, errors.New("the PostgreSQL DSN cannot be parsed; expected postgres://user:password@host:port/database or key=value pairs")
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the PostgreSQL pool: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	from, err := Migrate(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if from != SchemaVersion() {
+		opts.Logger.Info("upgraded the PostgreSQL schema", zap.Int("from", from), zap.Int("to", SchemaVersion()))
+	}
+	return &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now)}, nil
+}
+
+// Close closes the connection pool. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
