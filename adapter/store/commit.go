@@ -58,6 +58,10 @@ type tenantState struct {
 // pendingWrite is one write waiting for, or in, a batch.
 type pendingWrite struct {
 	fn func(w *writer) error
+	// alone makes the write commit in a transaction of its own, after
+	// every write before it has committed: for writes that read the
+	// tenant's state outside their transaction (Append's build).
+	alone bool
 	// after runs once the write is durable, under the tenant's lock and
 	// before any later write of the tenant is committed.
 	after []func()
@@ -137,8 +141,22 @@ func (s *Badger) write(ctx context.Context, tenant string, fn func(w *writer) er
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
+	return s.submit(ctx, tenant, &pendingWrite{fn: fn})
+}
+
+// writeAlone is write for a write that commits in a transaction of its
+// own, after every write queued before it has committed, so that what it
+// reads through the store's read methods is the tenant's current state.
+func (s *Badger) writeAlone(ctx context.Context, tenant string, fn func(w *writer) error) error {
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
+	return s.submit(ctx, tenant, &pendingWrite{fn: fn, alone: true})
+}
+
+func (s *Badger) submit(ctx context.Context, tenant string, p *pendingWrite) error {
 	ts := s.tenant(tenant)
-	return ts.q.Submit(ctx, &pendingWrite{fn: fn}, func(batch []*batchItem) {
+	return ts.q.Submit(ctx, p, func(batch []*batchItem) {
 		s.runBatch(ts, tenant, batch)
 	})
 }
@@ -156,7 +174,11 @@ func (s *Badger) runBatch(ts *tenantState, tenant string, batch []*batchItem) {
 		ts.seq, ts.loaded = seq, true
 	}
 	for len(batch) > 0 {
-		batch = s.commitBatch(ts, tenant, batch)
+		n := groupcommit.Cut(batch, func(p *pendingWrite) bool { return p.alone })
+		for seg := batch[:n]; len(seg) > 0; {
+			seg = s.commitBatch(ts, tenant, seg)
+		}
+		batch = batch[n:]
 	}
 }
 

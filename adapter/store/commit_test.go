@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-scim/caddy-scim/adapter/change"
 	"github.com/caddy-scim/caddy-scim/adapter/ident"
 	"github.com/caddy-scim/caddy-scim/adapter/patch"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
@@ -402,4 +403,44 @@ func TestGroupCommitInvariantsUnderLoad(t *testing.T) {
 	if len(members) != 0 {
 		t.Fatalf("group has %d members that are not users: %v", len(members), members)
 	}
+}
+
+// TestAppendSeesTheWritesQueuedBeforeIt: an Append queued behind other
+// writes builds its events from the tenant's state after them — it reads
+// through the store, outside the batch's transaction, so it commits on
+// its own once the writes before it have.
+func TestAppendSeesTheWritesQueuedBeforeIt(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	id := mustCreate(t, s, tenant, schema.User, user("u", "title", "old"))["id"].(string)
+	var upd, app error
+	var events []change.Event
+	ts := s.tenant(tenant)
+	var wg sync.WaitGroup
+	queued(t, s, tenant, 2, func() {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, upd = s.Update(ctx, tenant, schema.User, id, set("title", "new")) }()
+		if !waitQueue(ts, 1) {
+			t.Error("update not queued")
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			events, app = s.Append(ctx, tenant, nil, func(ctx context.Context) ([]change.Event, error) {
+				cur, err := s.Get(ctx, tenant, schema.User, id)
+				if err != nil {
+					return nil, err
+				}
+				return []change.Event{*change.ForUser(id, nil, cur)}, nil
+			})
+		}()
+	})
+	wg.Wait()
+	if upd != nil || app != nil {
+		t.Fatal(upd, app)
+	}
+	if len(events) != 1 || events[0].Resource["title"] != "new" {
+		t.Fatalf("the appended event was built from %v, not the state after the update queued before it", events[0].Resource["title"])
+	}
+	checkJournal(t, s, tenant, 3)
 }

@@ -236,7 +236,7 @@ func (s *Badger) DeadLetterCount(ctx context.Context, tenant string) (int, error
 // increasing and gap-free.
 func (s *Badger) Append(ctx context.Context, tenant string, remove []uint64, build AppendFunc) ([]change.Event, error) {
 	var out []change.Event
-	err := s.write(ctx, tenant, func(w *writer) error {
+	err := s.writeAlone(ctx, tenant, func(w *writer) error {
 		out = nil
 		for _, seq := range remove {
 			key := deadLetterKey(tenant, seq)

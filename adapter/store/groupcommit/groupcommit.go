@@ -134,3 +134,18 @@ func (q *Queue[T]) Len() int {
 	defer q.mu.Unlock()
 	return len(q.items)
 }
+
+// Cut returns how many items at the head of batch share one transaction
+// when some writes must commit in a transaction of their own (alone): one
+// when the first must, else all those before the first that must.
+func Cut[T any](batch []*Item[T], alone func(T) bool) int {
+	if len(batch) > 0 && alone(batch[0].Value) {
+		return 1
+	}
+	for i, it := range batch {
+		if alone(it.Value) {
+			return i
+		}
+	}
+	return len(batch)
+}

@@ -153,3 +153,28 @@ func TestLockExcludesWrites(t *testing.T) {
 		t.Fatal("the write never ran after Unlock")
 	}
 }
+
+func TestCut(t *testing.T) {
+	items := func(alone ...bool) []*Item[bool] {
+		var out []*Item[bool]
+		for _, a := range alone {
+			out = append(out, &Item[bool]{Value: a})
+		}
+		return out
+	}
+	self := func(b bool) bool { return b }
+	for _, c := range []struct {
+		alone []bool
+		want  int
+	}{
+		{[]bool{false, false, false}, 3},
+		{[]bool{true, false, false}, 1},
+		{[]bool{false, false, true, false}, 2},
+		{[]bool{true}, 1},
+		{nil, 0},
+	} {
+		if got := Cut(items(c.alone...), self); got != c.want {
+			t.Errorf("Cut(%v) = %d, want %d", c.alone, got, c.want)
+		}
+	}
+}

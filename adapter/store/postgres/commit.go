@@ -89,21 +89,26 @@ func NewCommitter(pool *pgxpool.Pool, now func() time.Time) *Committer {
 
 // tenantQueue holds the writes of one tenant waiting on this instance.
 type tenantQueue struct {
-	q *groupcommit.Queue[writeFunc]
+	q *groupcommit.Queue[queuedWrite]
 	// commits counts committed transactions, writes the writes they
 	// carried.
 	commits, writes atomic.Uint64
 }
 
-// writeFunc is one write, run inside its batch's transaction.
-type writeFunc = func(ctx context.Context, tx *Tx) error
+// queuedWrite is one write, run inside its batch's transaction.
+type queuedWrite struct {
+	fn func(ctx context.Context, tx *Tx) error
+	// alone makes the write commit in a transaction of its own, after
+	// every write queued before it has committed.
+	alone bool
+}
 
 func (c *Committer) queue(tenant string) *tenantQueue {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.tenants[tenant]
 	if q == nil {
-		q = &tenantQueue{q: groupcommit.New[writeFunc](maxBatch)}
+		q = &tenantQueue{q: groupcommit.New[queuedWrite](maxBatch)}
 		c.tenants[tenant] = q
 	}
 	return q
@@ -115,8 +120,26 @@ func (c *Committer) queue(tenant string) *tenantQueue {
 // may run more than once (when the database asks for a retry) and must
 // compute its result afresh each time.
 func (c *Committer) Write(ctx context.Context, tenant string, fn func(ctx context.Context, tx *Tx) error) error {
+	return c.submit(ctx, tenant, queuedWrite{fn: fn})
+}
+
+// WriteAlone is Write for a write that commits in a transaction of its
+// own, after every write queued before it has committed, so that what it
+// reads outside its transaction (through the pool) is the tenant's
+// current state.
+func (c *Committer) WriteAlone(ctx context.Context, tenant string, fn func(ctx context.Context, tx *Tx) error) error {
+	return c.submit(ctx, tenant, queuedWrite{fn: fn, alone: true})
+}
+
+func (c *Committer) submit(ctx context.Context, tenant string, w queuedWrite) error {
 	q := c.queue(tenant)
-	return q.q.Submit(ctx, fn, func(batch []*groupcommit.Item[writeFunc]) { c.commitBatch(q, tenant, batch) })
+	return q.q.Submit(ctx, w, func(batch []*groupcommit.Item[queuedWrite]) {
+		for len(batch) > 0 {
+			n := groupcommit.Cut(batch, func(w queuedWrite) bool { return w.alone })
+			c.commitBatch(q, tenant, batch[:n])
+			batch = batch[n:]
+		}
+	})
 }
 
 // maxRetries bounds how often a batch is run again when the database
@@ -124,7 +147,7 @@ func (c *Committer) Write(ctx context.Context, tenant string, fn func(ctx contex
 // retries as a matter of course).
 const maxRetries = 8
 
-func (c *Committer) commitBatch(q *tenantQueue, tenant string, batch []*groupcommit.Item[writeFunc]) {
+func (c *Committer) commitBatch(q *tenantQueue, tenant string, batch []*groupcommit.Item[queuedWrite]) {
 	var err error
 	results := make([]error, len(batch))
 	for attempt := 0; attempt < maxRetries; attempt++ {
@@ -148,7 +171,7 @@ func (c *Committer) commitBatch(q *tenantQueue, tenant string, batch []*groupcom
 
 // runBatch runs the batch in one transaction, each write in a savepoint,
 // and commits; results gets each write's own error.
-func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[writeFunc], results []error) (err error) {
+func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[queuedWrite], results []error) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	tx, err := c.pool.Begin(ctx)
@@ -173,7 +196,7 @@ func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[writeFunc]
 			return fmt.Errorf("starting write %d of a batch: %w", i, err)
 		}
 		t := &Tx{Tx: tx, Tenant: tenant, Now: c.now().UTC(), seq: uint64(seq)}
-		werr := it.Value(ctx, t)
+		werr := it.Value.fn(ctx, t)
 		if werr != nil && retryable(werr) {
 			return werr
 		}
