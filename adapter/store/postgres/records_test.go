@@ -186,3 +186,9 @@ func TestTenantRecordsAndPurge(t *testing.T) {
 		t.Fatalf("first sequence after the purge: %d, %v", seq, err)
 	}
 }
+
+// pgtestDSN is a fresh database on the shared server.
+func pgtestDSN(t *testing.T) string {
+	t.Helper()
+	return pgtest.Shared(t).CreateDatabase(t, "store")
+}
