@@ -41,21 +41,31 @@ func typeName(t int16) string {
 	return "User"
 }
 
+// target checks the tenant, type and id a request names and returns the
+// type's code; an id no resource can have is a 404.
+func target(tenant string, rt *schema.ResourceType, id string) (int16, error) {
+	typ, err := typeCode(rt)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkTenant(tenant); err != nil {
+		return 0, err
+	}
+	if id == "" || len(id) > store.MaxID {
+		return 0, store.NotFound(rt, id)
+	}
+	return typ, nil
+}
+
 // idOrder orders ids as the embedded engine lists them: by length, then
 // bytewise.
 const idOrder = `length(%[1]s), %[1]s COLLATE "C"`
 
 // GetRaw returns the JSON of one resource as stored, or a 404.
 func (s *Store) GetRaw(ctx context.Context, tenant string, rt *schema.ResourceType, id string) ([]byte, error) {
-	typ, err := typeCode(rt)
+	typ, err := target(tenant, rt, id)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkTenant(tenant); err != nil {
-		return nil, err
-	}
-	if id == "" || len(id) > store.MaxID {
-		return nil, store.NotFound(rt, id)
 	}
 	var data string
 	err = s.pool.QueryRow(ctx, `SELECT data FROM scim_resources WHERE tenant = $1 AND type = $2 AND id = $3`, tenant, typ, id).Scan(&data)
@@ -240,7 +250,16 @@ func (s *Store) Members(ctx context.Context, tenant, group string) ([]patch.Memb
 	if err := checkTenant(tenant); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT member_id, member_type FROM scim_members WHERE tenant = $1 AND group_id = $2
+	return listMembers(ctx, s.pool, tenant, group)
+}
+
+// rowQuerier is what listMembers needs: a pool or a transaction.
+type rowQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func listMembers(ctx context.Context, db rowQuerier, tenant, group string) ([]patch.Member, error) {
+	rows, err := db.Query(ctx, `SELECT member_id, member_type FROM scim_members WHERE tenant = $1 AND group_id = $2
 		ORDER BY `+fmt.Sprintf(idOrder, "member_id"), tenant, group)
 	if err != nil {
 		return nil, fmt.Errorf("reading the members of group %s: %w", group, err)
