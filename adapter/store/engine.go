@@ -14,6 +14,10 @@ import (
 // id names no resource (404).
 const MaxID = maxID
 
+// CheckTenant refuses a tenant name no store keeps: empty, or longer than
+// the store allows.
+func CheckTenant(tenant string) error { return checkTenant(tenant) }
+
 // Index is one equality index of a resource type.
 type Index struct{ ix index }
 

@@ -43,6 +43,9 @@ func TestExportedRulesAreTheStoresOwn(t *testing.T) {
 	if !reflect.DeepEqual(a, b) || a["meta"].(map[string]any)["version"] != `W/"7"` {
 		t.Fatalf("Stamp %v, stamp %v", a, b)
 	}
+	if CheckTenant("") == nil || CheckTenant(string(make([]byte, maxTenant+1))) == nil || CheckTenant("acme") != nil {
+		t.Fatal("CheckTenant does not apply the store's rule")
+	}
 	if e, ok := scimerr.As(NotFound(schema.User, "x")); !ok || e.Status != http.StatusNotFound {
 		t.Fatalf("NotFound: %v", e)
 	}

@@ -1,30 +1,41 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
 
 // startMaintenance starts the store's background upkeep; Close stops it.
 func (s *Badger) startMaintenance() {
-	s.wg.Add(2)
-	go s.gcLoop()
-	go s.compactLoop()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	// Value-log garbage collection every GCInterval.
+	s.every(s.opts.GCInterval, s.valueLogGC)
+	// Journal compaction every MaintenanceInterval, and the space
+	// reclaimed at once when one deleted a large share of the store.
+	s.every(s.opts.MaintenanceInterval, func() { s.maintain(ctx) })
 }
 
-// gcLoop runs value-log garbage collection every GCInterval.
-func (s *Badger) gcLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.GCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.valueLogGC()
+// every runs f every interval until Close.
+func (s *Badger) every(interval time.Duration, f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				f()
+			}
 		}
-	}
+	}()
 }
 
 // valueLogGC rewrites value-log files while one is at least half garbage.

@@ -245,29 +245,6 @@ func newestSeq(txn *badger.Txn, tenant string) (uint64, error) {
 	return p.seq, nil
 }
 
-// compactLoop compacts the journal every MaintenanceInterval, and
-// reclaims the space at once when a compaction deleted a large share of
-// the store.
-func (s *Badger) compactLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.MaintenanceInterval)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.maintain(ctx)
-		}
-	}
-}
-
 // maintain runs one compaction of the journal and, when it deleted at
 // least reclaimShare of the tables' size, Reclaim.
 func (s *Badger) maintain(ctx context.Context) {

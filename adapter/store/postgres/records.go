@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/caddy-scim/caddy-scim/adapter/store"
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
 )
@@ -28,15 +29,8 @@ var (
 // rather than that it is unknown.
 const accessTokenRetention = 24 * time.Hour
 
-// maxTenant bounds tenant names, as in the embedded engine.
-const maxTenant = 255
-
-func checkTenant(tenant string) error {
-	if tenant == "" || len(tenant) > maxTenant {
-		return fmt.Errorf("store: tenant name must be 1 to %d bytes", maxTenant)
-	}
-	return nil
-}
+// checkTenant is the store's rule for tenant names.
+var checkTenant = store.CheckTenant
 
 // SaveTokens implements tokens.Persistence.
 func (s *Store) SaveTokens(ctx context.Context, recs []tokens.Record) error {
