@@ -69,3 +69,7 @@ func NotFound(rt *schema.ResourceType, id string) error { return notFound(rt, id
 
 // Conflict is the 409 uniqueness error of a value another resource holds.
 func Conflict(rt *schema.ResourceType, attr, value string) error { return conflict(rt, attr, value) }
+
+// Key returns the key a value has in the index: folded by the identifier
+// rule unless the attribute is caseExact.
+func (i Index) Key(v string) string { return i.ix.keyValue(v) }

@@ -96,50 +96,6 @@ func pathAttr(rt *schema.ResourceType, p filter.Path) string {
 	return p.Attr
 }
 
-// candidates returns the ids an index offers for e, sorted, and whether an
-// index could answer at all. The caller re-checks e on every candidate, so
-// candidates may be a superset of the matches but never miss one.
-func (s *Badger) candidates(txn *badger.Txn, tenant string, rt *schema.ResourceType, typ byte, e filter.Expr) ([]string, bool, error) {
-	switch x := e.(type) {
-	case *filter.Compare:
-		if x.Op != filter.Eq || (x.Value.Kind != filter.StringLit && x.Value.Kind != filter.NumberLit) {
-			return nil, false, nil
-		}
-		return s.lookup(txn, tenant, typ, pathAttr(rt, x.Path), x.Value.Str)
-	case *filter.ValuePath:
-		// emails[value eq "x" and type eq "work"]: any equality on a
-		// sub-attribute in the bracket's conjunction narrows the search.
-		for _, c := range conjuncts(x.Filter) {
-			cmp, ok := c.(*filter.Compare)
-			if !ok || cmp.Op != filter.Eq || cmp.Value.Kind != filter.StringLit || cmp.Path.Sub != "" || cmp.Path.Filter != nil {
-				continue
-			}
-			p := filter.Path{URN: x.Path.URN, Attr: x.Path.Attr, Sub: cmp.Path.Attr}
-			ids, ok, err := s.lookup(txn, tenant, typ, pathAttr(rt, p), cmp.Value.Str)
-			if ok || err != nil {
-				return ids, ok, err
-			}
-		}
-	case *filter.And:
-		ids, ok, err := s.candidates(txn, tenant, rt, typ, x.Left)
-		if ok || err != nil {
-			return ids, ok, err
-		}
-		return s.candidates(txn, tenant, rt, typ, x.Right)
-	case *filter.Or:
-		l, ok, err := s.candidates(txn, tenant, rt, typ, x.Left)
-		if !ok || err != nil {
-			return nil, false, err
-		}
-		r, ok, err := s.candidates(txn, tenant, rt, typ, x.Right)
-		if !ok || err != nil {
-			return nil, false, err
-		}
-		return union(l, r), true, nil
-	}
-	return nil, false, nil
-}
-
 func conjuncts(e filter.Expr) []filter.Expr {
 	if a, ok := e.(*filter.And); ok {
 		return append(conjuncts(a.Left), conjuncts(a.Right)...)

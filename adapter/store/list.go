@@ -62,7 +62,11 @@ func (s *Badger) List(ctx context.Context, tenant string, rt *schema.ResourceTyp
 		if q.Filter == nil && q.SortBy == nil {
 			return s.plainPage(txn, tenant, typ, start, count, page)
 		}
-		return s.filteredPage(ctx, txn, tenant, rt, typ, q, start, count, page)
+		p, err := SelectPage(ctx, &badgerSource{s: s, txn: txn, tenant: tenant, typ: typ}, rt, q)
+		if err == nil {
+			page = p
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -123,11 +127,8 @@ func (s *Badger) seekPage(txn *badger.Txn, tenant string, typ byte, sk Seek, cou
 		it.Next()
 	}
 	for ; it.ValidForPrefix(prefix) && len(page.Resources) < count; it.Next() {
-		var res map[string]any
-		if err := it.Item().Value(func(v []byte) error {
-			res, err = decode(v)
-			return err
-		}); err != nil {
+		res, err := decodeItem(it.Item())
+		if err != nil {
 			return err
 		}
 		page.Resources = append(page.Resources, res)
@@ -191,149 +192,78 @@ type hit struct {
 	res map[string]any
 }
 
-func (s *Badger) filteredPage(ctx context.Context, txn *badger.Txn, tenant string, rt *schema.ResourceType, typ byte, q Query, start, count int, page *Page) error {
-	var sortAttr *schema.Attribute
-	var sortHolder string
-	if q.SortBy != nil {
-		sortAttr, sortHolder = sortAttribute(rt, *q.SortBy)
+// decodeItem decodes the resource an iterator is at.
+func decodeItem(item *badger.Item) (res map[string]any, err error) {
+	err = item.Value(func(v []byte) error {
+		res, err = decode(v)
+		return err
+	})
+	return res, err
+}
+
+// badgerSource is a tenant's resources of one type in one read
+// transaction, as SelectPage reads them.
+type badgerSource struct {
+	s      *Badger
+	txn    *badger.Txn
+	tenant string
+	typ    byte
+}
+
+// Lookup implements ListSource.
+func (b *badgerSource) Lookup(ctx context.Context, attr, value string) ([]string, bool, error) {
+	return b.s.lookup(b.txn, b.tenant, b.typ, attr, value)
+}
+
+// Load implements ListSource.
+func (b *badgerSource) Load(ctx context.Context, id string) (map[string]any, error) {
+	res, err := getRecord(b.txn, resourceKey(b.tenant, b.typ, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
 	}
-	edges := q.Filter != nil && ((typ == tUser && mentions(q.Filter, "groups")) || (typ == tGroup && mentions(q.Filter, "members")))
-	var hits []hit
-	consider := func(id string, res map[string]any) error {
-		if q.Filter != nil {
-			if edges {
-				if err := s.attachEdges(txn, tenant, typ, id, res); err != nil {
-					return err
-				}
-			}
-			if !filter.Match(q.Filter, rt, res) {
-				return nil
-			}
-			delete(res, "groups")
-			delete(res, "members")
-		}
-		h := hit{id: id}
-		if q.SortBy != nil {
-			h.key = sortKey(sortAttr, sortHolder, *q.SortBy, res)
-		} else if q.Seek == nil {
-			// Unsorted: results are in id (creation) order, so only the
-			// page's window needs its resource kept.
-			n := len(hits) + 1
-			if n >= start && n < start+count {
-				h.res = res
-			}
-		}
-		hits = append(hits, h)
-		return nil
-	}
-	var ids []string
-	indexed := false
-	if q.Filter != nil {
-		var err error
-		if ids, indexed, err = s.candidates(txn, tenant, rt, typ, q.Filter); err != nil {
+	return res, err
+}
+
+// Scan implements ListSource.
+func (b *badgerSource) Scan(ctx context.Context, fn func(id string, res map[string]any) error) error {
+	prefix := resourcePrefix(b.tenant, b.typ)
+	it := b.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		b.s.scanned.Add(1)
+		p, err := parseKey(it.Item().Key())
+		if err != nil {
 			return err
 		}
-	}
-	if indexed {
-		sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
-		for _, id := range ids {
-			res, err := getRecord(txn, resourceKey(tenant, typ, id))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if err := consider(id, res); err != nil {
-				return err
-			}
+		res, err := decodeItem(it.Item())
+		if err != nil {
+			return err
 		}
-	} else {
-		prefix := resourcePrefix(tenant, typ)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		n := 0
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			s.scanned.Add(1)
-			if n++; n%1024 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			p, err := parseKey(it.Item().Key())
-			if err != nil {
-				return err
-			}
-			var res map[string]any
-			if err := it.Item().Value(func(v []byte) error {
-				res, err = decode(v)
-				return err
-			}); err != nil {
-				return err
-			}
-			if err := consider(p.parts[0], res); err != nil {
-				return err
-			}
+		if err := fn(p.parts[0], res); err != nil {
+			return err
 		}
-	}
-	page.Total = len(hits)
-	if q.SortBy != nil {
-		desc := q.Descending
-		sort.SliceStable(hits, func(i, j int) bool {
-			c := compareKeys(hits[i].key, hits[j].key)
-			if desc {
-				c = -c
-			}
-			if c != 0 {
-				return c < 0
-			}
-			return hits[i].id < hits[j].id
-		})
-	}
-	var window []hit
-	switch {
-	case q.Seek != nil:
-		window = seekWindow(hits, *q.Seek, count, page)
-	case start > len(hits) || count == 0:
-		return nil
-	default:
-		window = hits[start-1 : min(start-1+count, len(hits))]
-	}
-	for _, h := range window {
-		res := h.res
-		if res == nil {
-			var err error
-			if res, err = getRecord(txn, resourceKey(tenant, typ, h.id)); err != nil {
-				return err
-			}
-		}
-		page.Resources = append(page.Resources, res)
 	}
 	return nil
 }
 
-// attachEdges adds the derived members or groups attribute to res so that a
-// filter can test it.
-func (s *Badger) attachEdges(txn *badger.Txn, tenant string, typ byte, id string, res map[string]any) error {
-	if typ == tGroup {
-		ms, err := listMembers(txn, tenant, id)
+// Edges implements ListSource: the members of a group, or the groups of
+// a user, from the membership keys.
+func (b *badgerSource) Edges(ctx context.Context, id string) ([]any, error) {
+	if b.typ == tGroup {
+		ms, err := listMembers(b.txn, b.tenant, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		arr := make([]any, len(ms))
-		for i, m := range ms {
-			arr[i] = map[string]any{"value": m.Value, "type": m.Type}
-		}
-		res["members"] = arr
-		return nil
+		return MemberEdges(ms), nil
 	}
-	prefix := memberOfPrefix(tenant, id)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	prefix := memberOfPrefix(b.tenant, id)
+	it := b.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 	defer it.Close()
 	var arr []any
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		arr = append(arr, map[string]any{"value": string(it.Item().Key()[len(prefix):])})
 	}
-	res["groups"] = arr
-	return nil
+	return arr, nil
 }
 
 // sortAttribute resolves the definition of a sortBy path and the key of

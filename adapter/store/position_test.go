@@ -101,7 +101,11 @@ func scanList(t *testing.T, s *Badger, tn string, rt *schema.ResourceType, q Que
 		if q.SortBy == nil {
 			return s.plainPage(txn, tn, typ, start, count, page)
 		}
-		return s.filteredPage(context.Background(), txn, tn, rt, typ, q, start, count, page)
+		p, err := SelectPage(context.Background(), &badgerSource{s: s, txn: txn, tenant: tn, typ: typ}, rt, q)
+		if err == nil {
+			page = p
+		}
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,39 @@ func (s *Badger) ListRaw(ctx context.Context, tenant string, rt *schema.Resource
 	if q.Filter == nil {
 		return s.plainRaw(ctx, tenant, rt, typ, q, start, count)
 	}
+	var page *RawPage
+	var ok bool
+	err = s.db.View(func(txn *badger.Txn) error {
+		var err error
+		page, ok, err = EqualityRaw(rt, q,
+			func(attr, value string) ([]string, bool, error) { return s.lookup(txn, tenant, typ, attr, value) },
+			func(id string) ([]byte, error) {
+				b, err := rawRecord(txn, resourceKey(tenant, typ, id))
+				if errors.Is(err, badger.ErrKeyNotFound) {
+					return nil, nil
+				}
+				return b, err
+			})
+		return err
+	})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return page, true, nil
+}
+
+// EqualityRaw answers, for RawReader.ListRaw, a filtered list whose filter
+// is `attr eq value` where attr is id or has an index: lookup returns the
+// index's ids for an attribute ("attr" or "attr.sub") and a value, and
+// false when the attribute has no index; load returns a resource's JSON,
+// nil when there is none. Each candidate is checked against the filter
+// with only the attribute it names decoded, so the answer is List's. ok is
+// false for every other query.
+func EqualityRaw(rt *schema.ResourceType, q Query, lookup func(attr, value string) ([]string, bool, error), load func(id string) ([]byte, error)) (page *RawPage, ok bool, err error) {
+	if q.Filter == nil || q.SortBy != nil || q.Seek != nil {
+		return nil, false, nil
+	}
+	start, count := max(q.StartIndex, 1), max(q.Count, 0)
 	cmp, ok := q.Filter.(*filter.Compare)
 	if !ok || cmp.Op != filter.Eq || cmp.Path.Filter != nil ||
 		(cmp.Value.Kind != filter.StringLit && cmp.Value.Kind != filter.NumberLit) {
@@ -110,45 +143,37 @@ func (s *Badger) ListRaw(ctx context.Context, tenant string, rt *schema.Resource
 	if attr == "" {
 		return nil, false, nil
 	}
-	var page *RawPage
-	err = s.db.View(func(txn *badger.Txn) error {
-		var ids []string
-		if strings.EqualFold(attr, "id") {
-			if cmp.Value.Str != "" && len(cmp.Value.Str) <= maxID {
-				ids = []string{cmp.Value.Str}
-			}
-		} else {
-			var indexed bool
-			var err error
-			if ids, indexed, err = s.lookup(txn, tenant, typ, attr, cmp.Value.Str); err != nil || !indexed {
-				return err
-			}
+	var ids []string
+	if strings.EqualFold(attr, "id") {
+		if cmp.Value.Str != "" && len(cmp.Value.Str) <= maxID {
+			ids = []string{cmp.Value.Str}
 		}
-		sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
-		page = &RawPage{Resources: [][]byte{}}
-		for _, id := range ids {
-			b, err := rawRecord(txn, resourceKey(tenant, typ, id))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			match, err := matchRaw(cmp, rt, b)
-			if err != nil {
-				return err
-			}
-			if !match {
-				continue
-			}
-			if page.Total++; page.Total >= start && len(page.Resources) < count {
-				page.Resources = append(page.Resources, b)
-			}
+	} else {
+		var indexed bool
+		if ids, indexed, err = lookup(attr, cmp.Value.Str); err != nil || !indexed {
+			return nil, false, err
 		}
-		return nil
-	})
-	if err != nil || page == nil {
-		return nil, false, err
+	}
+	sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
+	page = &RawPage{Resources: [][]byte{}}
+	for _, id := range ids {
+		b, err := load(id)
+		if err != nil {
+			return nil, false, err
+		}
+		if b == nil {
+			continue
+		}
+		match, err := matchRaw(cmp, rt, b)
+		if err != nil {
+			return nil, false, err
+		}
+		if !match {
+			continue
+		}
+		if page.Total++; page.Total >= start && len(page.Resources) < count {
+			page.Resources = append(page.Resources, b)
+		}
 	}
 	return page, true, nil
 }

@@ -198,7 +198,9 @@ func addIndexes(ctx context.Context, tx *Tx, rt *schema.ResourceType, typ int16,
 // addMembers adds the members that are not members yet and reports them,
 // and the ids that name no resource of the tenant (or the group itself).
 // The id decides a member's type, not the type given; the given type only
-// orders the lookups.
+// decides between a user and a group with the same id. Three statements
+// whatever the number of members: the edges that exist, the types of the
+// ids, and one insert.
 func addMembers(ctx context.Context, tx *Tx, group string, ms []patch.Member) (added []change.Member, skipped []string, err error) {
 	want := map[string]patch.Member{}
 	for _, m := range ms {
@@ -206,41 +208,70 @@ func addMembers(ctx context.Context, tx *Tx, group string, ms []patch.Member) (a
 	}
 	ids := make([]string, 0, len(want))
 	for id := range want {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
 		if id == "" || len(id) > store.MaxID || id == group {
 			skipped = append(skipped, id)
 			continue
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM scim_members WHERE tenant = $1 AND group_id = $2 AND member_id = $3)`,
-			tx.Tenant, group, id).Scan(&exists); err != nil {
-			return nil, nil, fmt.Errorf("reading a membership: %w", err)
-		}
-		if exists {
+		ids = append(ids, id)
+	}
+	sort.Strings(skipped)
+	if len(ids) == 0 {
+		return nil, skipped, nil
+	}
+	sort.Strings(ids)
+	rows, err := tx.Query(ctx, `SELECT member_id FROM scim_members WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)`,
+		tx.Tenant, group, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading memberships: %w", err)
+	}
+	present, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading memberships: %w", err)
+	}
+	isMember := make(map[string]bool, len(present))
+	for _, id := range present {
+		isMember[id] = true
+	}
+	rows, err = tx.Query(ctx, `SELECT id, type FROM scim_resources WHERE tenant = $1 AND id = ANY($2)`, tx.Tenant, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding members: %w", err)
+	}
+	types := map[string][]int16{}
+	var rid string
+	var rtyp int16
+	if _, err := pgx.ForEachRow(rows, []any{&rid, &rtyp}, func() error {
+		types[rid] = append(types[rid], rtyp)
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("finding members: %w", err)
+	}
+	var newIDs []string
+	var newTypes []int16
+	for _, id := range ids {
+		if isMember[id] {
 			continue
 		}
-		first := typeUser
-		if strings.EqualFold(want[id].Type, "Group") {
-			first = typeGroup
-		}
-		var typ int16
-		err := tx.QueryRow(ctx, `SELECT type FROM scim_resources WHERE tenant = $1 AND id = $2 ORDER BY type = $3 DESC LIMIT 1`,
-			tx.Tenant, id, first).Scan(&typ)
-		if errors.Is(err, pgx.ErrNoRows) {
+		found := types[id]
+		if len(found) == 0 {
 			skipped = append(skipped, id)
 			continue
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("finding member %s: %w", id, err)
+		typ := found[0]
+		if len(found) > 1 && strings.EqualFold(want[id].Type, "Group") {
+			typ = typeGroup
+		} else if len(found) > 1 {
+			typ = typeUser
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO scim_members (tenant, group_id, member_id, member_type) VALUES ($1, $2, $3, $4)`,
-			tx.Tenant, group, id, typ); err != nil {
-			return nil, nil, fmt.Errorf("adding member %s: %w", id, err)
-		}
+		newIDs, newTypes = append(newIDs, id), append(newTypes, typ)
 		added = append(added, change.Member{ID: id, Type: typeName(typ)})
+	}
+	sort.Strings(skipped)
+	if len(newIDs) == 0 {
+		return added, skipped, nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO scim_members (tenant, group_id, member_id, member_type)
+		SELECT $1, $2, m, t FROM unnest($3::text[], $4::smallint[]) AS u (m, t)`, tx.Tenant, group, newIDs, newTypes); err != nil {
+		return nil, nil, fmt.Errorf("adding members: %w", err)
 	}
 	return added, skipped, nil
 }
