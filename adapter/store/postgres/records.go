@@ -50,8 +50,29 @@ func (s *Store) SaveTokens(ctx context.Context, recs []tokens.Record) error {
 				return fmt.Errorf("saving token %s: %w", r.ID, err)
 			}
 		}
-		return nil
+		return notifyTenants(ctx, tx, recs)
 	})
+}
+
+// TenantsChannel is the notification channel on which every write that
+// changes whether a tenant's credentials work — its token records, its
+// OAuth client, its runtime record, a purge — names the tenant when it
+// commits, so that every instance drops what it caches of the tenant.
+const TenantsChannel = "scim_tenants"
+
+// notifyTenants notifies TenantsChannel once for each tenant of recs.
+func notifyTenants(ctx context.Context, tx pgx.Tx, recs []tokens.Record) error {
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if seen[r.Tenant] {
+			continue
+		}
+		seen[r.Tenant] = true
+		if err := Notify(ctx, tx, TenantsChannel, r.Tenant); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Token implements tokens.Persistence.
@@ -125,7 +146,12 @@ func (s *Store) SaveClient(ctx context.Context, c *tokens.Client) error {
 	if err := checkTenant(c.Tenant); err != nil {
 		return err
 	}
-	return saveClient(ctx, s.pool, c)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := saveClient(ctx, tx, c); err != nil {
+			return err
+		}
+		return Notify(ctx, tx, TenantsChannel, c.Tenant)
+	})
 }
 
 func saveClient(ctx context.Context, db Querier, c *tokens.Client) error {
@@ -199,11 +225,13 @@ func (s *Store) SaveTenant(ctx context.Context, rec tenants.Record) error {
 	if err != nil {
 		return fmt.Errorf("encoding tenant record: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO scim_tenants (name, record) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET record = excluded.record`, rec.Name, string(b)); err != nil {
-		return fmt.Errorf("saving tenant %s: %w", rec.Name, err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO scim_tenants (name, record) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET record = excluded.record`, rec.Name, string(b)); err != nil {
+			return fmt.Errorf("saving tenant %s: %w", rec.Name, err)
+		}
+		return Notify(ctx, tx, TenantsChannel, rec.Name)
+	})
 }
 
 // TenantRecords implements tenants.Persistence, in name order (bytewise).
@@ -248,7 +276,7 @@ func (s *Store) PurgeTenant(ctx context.Context, name string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM scim_tenants WHERE name = $1`, name); err != nil {
 			return fmt.Errorf("purging the record of tenant %s: %w", name, err)
 		}
-		return nil
+		return Notify(ctx, tx, TenantsChannel, name)
 	})
 }
 
