@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -308,11 +309,7 @@ func (r *Registry) Purge(ctx context.Context, name string, before func(rec Recor
 		return fmt.Errorf("purging tenant %s: %w", name, err)
 	}
 	r.mu.Lock()
-	delete(r.recs, name)
-	delete(r.folded, strings.ToLower(name))
-	if old.Account != "" {
-		delete(r.accounts[old.Account], name)
-	}
+	r.replaceLocked(name, nil)
 	r.mu.Unlock()
 	return nil
 }
@@ -348,4 +345,88 @@ func (r *Registry) Connections(account string) []Record {
 	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// RecordReader is implemented by a Persistence that reads one record
+// without reading them all; Refresh uses it.
+type RecordReader interface {
+	// TenantRecord returns the named record, or nil when there is none.
+	TenantRecord(ctx context.Context, name string) (*Record, error)
+}
+
+// Refresh reads the named record from the store again, for when another
+// process sharing the store may have changed it, and returns the record
+// the Registry held before and the one it holds now (nil for none).
+func (r *Registry) Refresh(ctx context.Context, name string) (old, next *Record, err error) {
+	var rec *Record
+	if rr, ok := r.p.(RecordReader); ok {
+		if rec, err = rr.TenantRecord(ctx, name); err != nil {
+			return nil, nil, fmt.Errorf("reading tenant %s: %w", name, err)
+		}
+	} else {
+		recs, err := r.p.TenantRecords(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading runtime tenants: %w", err)
+		}
+		for i := range recs {
+			if recs[i].Name == name {
+				rec = &recs[i]
+				break
+			}
+		}
+	}
+	r.write.Lock()
+	defer r.write.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old = r.recs[name]
+	r.replaceLocked(name, rec)
+	return old, rec, nil
+}
+
+// RefreshAll reads every record from the store again and returns the
+// names whose record was added, changed or removed.
+func (r *Registry) RefreshAll(ctx context.Context) ([]string, error) {
+	recs, err := r.p.TenantRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading runtime tenants: %w", err)
+	}
+	r.write.Lock()
+	defer r.write.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var changed []string
+	seen := make(map[string]bool, len(recs))
+	for i := range recs {
+		rec := &recs[i]
+		seen[rec.Name] = true
+		if old := r.recs[rec.Name]; old == nil || !reflect.DeepEqual(*old, *rec) {
+			changed = append(changed, rec.Name)
+			r.replaceLocked(rec.Name, rec)
+		}
+	}
+	for name := range r.recs {
+		if !seen[name] {
+			changed = append(changed, name)
+			r.replaceLocked(name, nil)
+		}
+	}
+	sort.Strings(changed)
+	return changed, nil
+}
+
+// replaceLocked sets the named record to rec, or removes it when rec is
+// nil.
+func (r *Registry) replaceLocked(name string, rec *Record) {
+	if rec != nil {
+		r.setLocked(rec)
+		return
+	}
+	if old := r.recs[name]; old != nil {
+		if old.Account != "" {
+			delete(r.accounts[old.Account], name)
+		}
+		delete(r.recs, name)
+		delete(r.folded, strings.ToLower(name))
+	}
 }

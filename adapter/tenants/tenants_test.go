@@ -203,3 +203,59 @@ func TestConnectionsOfAnAccount(t *testing.T) {
 		t.Fatalf("a connection has connections: %v", got)
 	}
 }
+
+// TestRefreshSeesAnotherProcess: two Registries over one store, as two
+// instances; what one changes the other sees after Refresh or RefreshAll,
+// connections of accounts included, and a tenant purged by one is gone
+// from the other.
+func TestRefreshSeesAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	p := newMemory()
+	a, err := Load(ctx, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(ctx, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Put(ctx, Record{Name: "acme", Profile: "p", Account: "acct"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Get("acme"); ok {
+		t.Fatal("b saw acme before refreshing")
+	}
+	old, next, err := b.Refresh(ctx, "acme")
+	if err != nil || old != nil || next == nil || next.Name != "acme" {
+		t.Fatalf("Refresh = %v, %v, %v", old, next, err)
+	}
+	if got := b.Connections("acct"); len(got) != 1 || got[0].Name != "acme" {
+		t.Fatalf("connections after refresh: %v", got)
+	}
+	if _, err := a.Disable(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Put(ctx, Record{Name: "contoso", Profile: "p"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := b.RefreshAll(ctx)
+	if err != nil || len(changed) != 2 || changed[0] != "acme" || changed[1] != "contoso" {
+		t.Fatalf("RefreshAll = %v, %v", changed, err)
+	}
+	if rec, _ := b.Get("acme"); !rec.Disabled {
+		t.Fatal("b does not see acme disabled")
+	}
+	if changed, err := b.RefreshAll(ctx); err != nil || len(changed) != 0 {
+		t.Fatalf("RefreshAll with nothing changed = %v, %v", changed, err)
+	}
+	if err := a.Purge(ctx, "acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	old, next, err = b.Refresh(ctx, "acme")
+	if err != nil || old == nil || next != nil {
+		t.Fatalf("Refresh of a purged tenant = %v, %v, %v", old, next, err)
+	}
+	if _, ok := b.Get("acme"); ok || len(b.Connections("acct")) != 0 || b.CaseConflict("ACME") != "" {
+		t.Fatal("b still holds the purged tenant")
+	}
+}

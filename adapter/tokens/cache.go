@@ -85,6 +85,14 @@ func (c *cache) invalidate(tenant string) {
 	}
 }
 
+// clear drops every entry.
+func (c *cache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.entries = map[[32]byte]*cached{}
+}
+
 // setMax changes the cache's capacity and empties it; 0 turns it off.
 func (c *cache) setMax(n int) {
 	c.mu.Lock()

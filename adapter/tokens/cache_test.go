@@ -247,6 +247,16 @@ func TestCacheInvalidation(t *testing.T) {
 			t.Errorf("after Invalidate: %v after %d reads, want a read", err, n)
 		}
 	})
+	t.Run("invalidate all", func(t *testing.T) {
+		m, p, _ := setupCounting(t)
+		a, b := issueAndCache(t, m, "acme"), issueAndCache(t, m, "contoso")
+		m.InvalidateAll()
+		for tenant, tok := range map[string]string{"acme": a, "contoso": b} {
+			if err, n := verifyReads(t, m, p, tenant, "Bearer "+tok); err != nil || n == 0 {
+				t.Errorf("%s after InvalidateAll: %v after %d reads, want a read", tenant, err, n)
+			}
+		}
+	})
 }
 
 // issueAndCache issues a token for tenant and verifies it twice, so that it

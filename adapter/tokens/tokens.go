@@ -160,6 +160,13 @@ func (m *Manager) Invalidate(tenant string) {
 	m.cache.invalidate(tenant)
 }
 
+// InvalidateAll is Invalidate for every tenant: for when changes made
+// elsewhere may have been missed, such as after the connection that
+// reports them was lost.
+func (m *Manager) InvalidateAll() {
+	m.cache.clear()
+}
+
 // Forget drops everything the Manager holds in memory for tenant: what
 // Verify remembers of its tokens and its access times not yet written, so
 // that a purged tenant's times are not written back after its data is

@@ -234,6 +234,18 @@ func (s *Store) SaveTenant(ctx context.Context, rec tenants.Record) error {
 	})
 }
 
+var _ tenants.RecordReader = (*Store)(nil)
+
+// TenantRecord implements tenants.RecordReader.
+func (s *Store) TenantRecord(ctx context.Context, name string) (*tenants.Record, error) {
+	var rec tenants.Record
+	found, err := s.getJSON(ctx, &rec, `SELECT record FROM scim_tenants WHERE name = $1`, name)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &rec, nil
+}
+
 // TenantRecords implements tenants.Persistence, in name order (bytewise).
 func (s *Store) TenantRecords(ctx context.Context) ([]tenants.Record, error) {
 	rows, err := s.pool.Query(ctx, `SELECT record FROM scim_tenants ORDER BY name COLLATE "C"`)
