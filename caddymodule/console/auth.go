@@ -40,7 +40,7 @@ type principal struct {
 
 // principal returns who signed r in — the server's own authentication
 // first, then a console session cookie — or nil.
-func (h *Handler) principal(r *http.Request) *principal {
+func (h *Handler) principal(r *http.Request) (*principal, error) {
 	if h.identify != nil {
 		tenant, operator := h.identify(r)
 		if operator || tenant != "" {
@@ -53,16 +53,16 @@ func (h *Handler) principal(r *http.Request) *principal {
 				key:      identityKey(tenant, operator),
 				csrf:     h.sessions.identityCSRF(tenant, operator),
 				invalid:  !operator && tenants.CheckName(tenant) != nil,
-			}
+			}, nil
 		}
 	}
 	c, err := r.Cookie(CookieName)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	sess := h.sessions.session(c.Value)
-	if sess == nil {
-		return nil
+	sess, err := h.sessions.session(r.Context(), c.Value)
+	if sess == nil || err != nil {
+		return nil, err
 	}
 	return &principal{
 		tenant:    sess.tenant,
@@ -70,7 +70,7 @@ func (h *Handler) principal(r *http.Request) *principal {
 		key:       sessionKey(c.Value),
 		csrf:      sess.csrf,
 		sessionID: c.Value,
-	}
+	}, nil
 }
 
 // mayOpen says whether the principal may see and change tenant: an
@@ -153,14 +153,23 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		secret := q.Get("link")
 		if secret == "" {
-			if p := h.principal(r); p != nil && !p.invalid {
+			p, err := h.principal(r)
+			if err != nil {
+				h.internal(w, r, nil, "reading the console session", err)
+				return
+			}
+			if p != nil && !p.invalid {
 				http.Redirect(w, r, h.prefix+"/", http.StatusSeeOther)
 				return
 			}
 			h.render(w, r, nil, http.StatusOK, "signin", "Sign in", signinView{SignedOut: q.Has("out")})
 			return
 		}
-		state, l := h.sessions.peekLink(secret)
+		state, l, err := h.sessions.peekLink(r.Context(), secret)
+		if err != nil {
+			h.internal(w, r, nil, "reading a sign-in link", err)
+			return
+		}
 		if state != linkValid {
 			h.badLink(w, r, state, l)
 			return
@@ -173,14 +182,18 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		secret := r.PostFormValue("link")
-		state, id, sess, err := h.sessions.redeem(secret)
+		state, id, sess, err := h.sessions.redeem(r.Context(), secret)
 		if err != nil {
 			h.internal(w, r, nil, "starting a console session", err)
 			return
 		}
 		if state != linkValid {
 			h.log.Info("console sign-in link refused", zap.String("state", state.String()))
-			_, l := h.sessions.peekLink(secret)
+			_, l, err := h.sessions.peekLink(r.Context(), secret)
+			if err != nil {
+				h.internal(w, r, nil, "reading a sign-in link", err)
+				return
+			}
 			h.badLink(w, r, state, l)
 			return
 		}
@@ -236,7 +249,10 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, p *principal) 
 			"You are signed in to the console through your product's own sign-in; sign out there.")
 		return
 	}
-	h.sessions.end(p.sessionID)
+	if err := h.sessions.end(r.Context(), p.sessionID); err != nil {
+		h.internal(w, r, p, "ending a console session", err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
 		Value:    "",

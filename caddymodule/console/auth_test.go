@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -320,30 +321,30 @@ func TestInvalidTenantNames(t *testing.T) {
 func TestSessionsSweep(t *testing.T) {
 	c := &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s := NewSessions(c.Now)
+	ctx := context.Background()
 	secret, _ := s.NewLink("acme", false, time.Minute)
-	_, id, _, _ := s.redeem(secret)
-	if _, err := s.newNonce(sessionKey(id), "acme"); err != nil {
+	_, id, _, _ := s.redeem(ctx, secret)
+	if _, err := s.newNonce(ctx, sessionKey(id), "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.putFlash("p", flash{Message: "m"}); err != nil {
+	if _, err := s.putFlash(ctx, "p", flash{Message: "m"}); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(SessionLifetime + time.Minute)
 	if _, err := s.NewLink("acme", false, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	sessions, nonces, flashes, links := len(s.sessions), len(s.nonces), len(s.flashes), len(s.links)
-	s.mu.Unlock()
+	m := s.b.(*memBacking)
+	sessions, nonces, flashes, links := m.count(kindSession), m.count(kindNonce), m.count(kindFlash), m.count(kindLink)
 	if sessions != 0 || nonces != 0 || flashes != 0 || links != 2 {
-		t.Errorf("after the sweep: %d sessions, %d nonce lists, %d flashes, %d links", sessions, nonces, flashes, links)
+		t.Errorf("after the sweep: %d sessions, %d nonces, %d flashes, %d links", sessions, nonces, flashes, links)
 	}
-	if state, _ := s.peekLink(secret); state != linkUsed {
+	if state, _, _ := s.peekLink(ctx, secret); state != linkUsed {
 		t.Errorf("a spent link reads %s", state)
 	}
 	c.Add(linkMemory)
 	_, _ = s.NewLink("acme", false, time.Minute)
-	if state, _ := s.peekLink(secret); state != linkUnknown {
+	if state, _, _ := s.peekLink(ctx, secret); state != linkUnknown {
 		t.Errorf("an old link reads %s", state)
 	}
 }

@@ -229,7 +229,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.signin(w, r)
 		return
 	}
-	p := h.principal(r)
+	p, err := h.principal(r)
+	if err != nil {
+		h.internal(w, r, nil, "reading the console session", err)
+		return
+	}
 	if p == nil {
 		h.render(w, r, nil, http.StatusUnauthorized, "unauthorized", "Sign-in needed", nil)
 		return

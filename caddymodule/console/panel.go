@@ -107,7 +107,7 @@ func (h *Handler) buildPanel(ctx context.Context, t tenantRequest) (*panelView, 
 	v.Notices = tenantNotices(p, now)
 	v.TokenExpired = tokenExpired(p, now)
 	if p.Token == nil && p.Enabled {
-		if v.Nonce, err = h.sessions.newNonce(t.p.key, t.tenant); err != nil {
+		if v.Nonce, err = h.sessions.newNonce(ctx, t.p.key, t.tenant); err != nil {
 			return nil, err
 		}
 	}

@@ -68,7 +68,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, p *principal, s
 	if p != nil {
 		v.Who = &whoView{Operator: p.operator, Tenant: p.tenant, CSRF: p.csrf, CanSignOut: p.sessionID != ""}
 		if r.Method == http.MethodGet {
-			v.Flash = h.sessions.takeFlash(p.key, r.URL.Query().Get("flash"))
+			f, err := h.sessions.takeFlash(r.Context(), p.key, r.URL.Query().Get("flash"))
+			if err != nil {
+				// The page is worth more than the message: show it without.
+				h.log.Warn("console: reading the message for a page", zap.Error(err))
+			}
+			v.Flash = f
 		}
 	}
 	t, ok := h.pages[page]
@@ -129,7 +134,7 @@ func (h *Handler) serviceError(w http.ResponseWriter, r *http.Request, p *princi
 // redirect answers a POST that changed something: 303 to the page at to,
 // which shows f.
 func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, p *principal, to, fragment string, f flash) {
-	if id, err := h.sessions.putFlash(p.key, f); err == nil {
+	if id, err := h.sessions.putFlash(r.Context(), p.key, f); err == nil {
 		sep := "?"
 		if strings.Contains(to, "?") {
 			sep = "&"

@@ -1,11 +1,13 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -32,13 +34,29 @@ const (
 	// flashLifetime is how long a message waits for the page a POST
 	// redirects to.
 	flashLifetime = 5 * time.Minute
-	// maxFlashes caps the waiting messages of all users together.
-	maxFlashes = 10000
+	// flashesPerPrincipal caps the messages waiting for one signed-in
+	// user; the oldest is forgotten first.
+	flashesPerPrincipal = 64
 	// linkMemory is how long a link is remembered after it expired.
 	linkMemory = 24 * time.Hour
-	// sweepEvery is how often expired entries are dropped.
+	// sweepEvery is how often expired records are dropped.
 	sweepEvery = time.Minute
 )
+
+// Kinds of the records Sessions keeps.
+const (
+	kindLink    = "link"
+	kindSession = "session"
+	kindNonce   = "nonce"
+	kindFlash   = "flash"
+)
+
+// csrfKeyName names the secret that signs the CSRF tokens of users the
+// server's own authentication identified.
+const csrfKeyName = "console_csrf_key"
+
+// linkTimeout bounds NewLink, which has no context of its own.
+const linkTimeout = 10 * time.Second
 
 // linkState says what became of a sign-in link.
 type linkState int
@@ -52,29 +70,25 @@ const (
 
 // Sessions keeps the console's sign-in links, console sessions, the
 // single-use nonces of token forms and the messages a redirect carries to
-// the next page. It is in memory and safe for concurrent use; link
-// secrets and session ids are kept only as SHA-256 hashes. One Sessions
-// serves one server: a link minted by another server's process is
-// unknown here.
+// the next page, in a Backing. It is safe for concurrent use; link
+// secrets, session ids, nonces and message ids are kept only as SHA-256
+// hashes. Instances whose Sessions share one Backing share all of it: a
+// link minted on one works on another, a session cookie is valid on each,
+// a nonce or a message is used once among them all.
 type Sessions struct {
 	now func() time.Time
+	b   Backing
 	// key signs the CSRF tokens of users identified by the server's own
-	// authentication; it is random per process.
+	// authentication.
 	key []byte
 
 	mu        sync.Mutex
-	links     map[[32]byte]*link
-	sessions  map[[32]byte]*session
-	nonces    map[string][]nonce // by principal key
-	flashes   map[[32]byte]*flashEntry
 	lastSweep time.Time
 }
 
 type link struct {
 	tenant   string
 	operator bool
-	expires  time.Time
-	used     bool
 }
 
 type session struct {
@@ -84,43 +98,61 @@ type session struct {
 	csrf     string
 }
 
-type nonce struct {
-	hash    [32]byte
-	tenant  string
-	expires time.Time
+// record is what Sessions keeps under a hash, as JSON: whom a link or a
+// session signs in, a nonce's tenant, or a message.
+type record struct {
+	Tenant   string `json:"tenant,omitempty"`
+	Operator bool   `json:"operator,omitempty"`
+	// CSRF is a session's form token.
+	CSRF  string `json:"csrf,omitempty"`
+	Flash *flash `json:"flash,omitempty"`
 }
 
-type flashEntry struct {
-	principal string
-	expires   time.Time
-	flash     flash
-}
-
-// NewSessions returns an empty Sessions using now as its clock (nil:
-// time.Now).
+// NewSessions returns an empty Sessions of this process alone, in memory,
+// using now as its clock (nil: time.Now). Its CSRF key is random.
 func NewSessions(now func() time.Time) *Sessions {
-	if now == nil {
-		now = time.Now
-	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		panic(fmt.Sprintf("reading random bytes: %v", err))
 	}
-	return &Sessions{
-		now:      now,
-		key:      key,
-		links:    make(map[[32]byte]*link),
-		sessions: make(map[[32]byte]*session),
-		nonces:   make(map[string][]nonce),
-		flashes:  make(map[[32]byte]*flashEntry),
-	}
+	return newSessions(newMemBacking(), key, now)
 }
 
-// NewLink mints a single-use sign-in link secret, valid for ttl (at most
-// MaxLinkTTL), for an admin of tenant (operator false) or for an operator
-// (tenant "", operator true). Only the secret's SHA-256 is kept; the
-// caller hands the secret, usually as SigninURL, to the person it is for.
+// NewSharedSessions returns a Sessions that keeps everything in b, which
+// several instances share, using now as its clock (nil: time.Now). It
+// reads the CSRF key from b, where the first instance to start created
+// it.
+func NewSharedSessions(ctx context.Context, b Backing, now func() time.Time) (*Sessions, error) {
+	key, err := b.Key(ctx, csrfKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("reading the console's CSRF key: %w", err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("the console's CSRF key has %d bytes, want 32", len(key))
+	}
+	return newSessions(b, key, now), nil
+}
+
+func newSessions(b Backing, key []byte, now func() time.Time) *Sessions {
+	if now == nil {
+		now = time.Now
+	}
+	return &Sessions{now: now, b: b, key: key}
+}
+
+// NewLink is NewLinkContext with a context that ends after linkTimeout.
 func (s *Sessions) NewLink(tenant string, operator bool, ttl time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
+	defer cancel()
+	return s.NewLinkContext(ctx, tenant, operator, ttl)
+}
+
+// NewLinkContext mints a single-use sign-in link secret, valid for ttl
+// (at most MaxLinkTTL), for an admin of tenant (operator false) or for an
+// operator (tenant "", operator true). Only the secret's SHA-256 is kept;
+// the caller hands the secret, usually as SigninURL, to the person it is
+// for.
+func (s *Sessions) NewLinkContext(ctx context.Context, tenant string, operator bool, ttl time.Duration) (string, error) {
 	switch {
 	case operator && tenant != "":
 		return "", errors.New("an operator's sign-in link names no tenant")
@@ -136,9 +168,12 @@ func (s *Sessions) NewLink(tenant string, operator bool, ttl time.Duration) (str
 	if err != nil {
 		return "", err
 	}
-	now := s.lockSweep()
-	defer s.mu.Unlock()
-	s.links[hash(secret)] = &link{tenant: tenant, operator: operator, expires: now.Add(ttl)}
+	if err := s.sweep(ctx); err != nil {
+		return "", err
+	}
+	if err := s.put(ctx, kindLink, secret, "", record{Tenant: tenant, Operator: operator}, s.now().Add(ttl)); err != nil {
+		return "", fmt.Errorf("keeping a sign-in link: %w", err)
+	}
 	return secret, nil
 }
 
@@ -151,30 +186,51 @@ func SigninURL(origin, prefix, secret string) string {
 	return strings.TrimSuffix(origin, "/") + cleanPrefix(prefix) + "/signin?" + url.Values{"link": {secret}}.Encode()
 }
 
-// peekLink says what a link secret is worth without using it up.
-func (s *Sessions) peekLink(secret string) (linkState, *link) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.linkStateLocked(secret, s.now())
+// peekLink says what a link secret is worth without using it up; the link
+// is returned when it is known.
+func (s *Sessions) peekLink(ctx context.Context, secret string) (linkState, *link, error) {
+	return s.linkState(ctx, secret, s.now())
 }
 
-func (s *Sessions) linkStateLocked(secret string, now time.Time) (linkState, *link) {
-	l, ok := s.links[hash(secret)]
-	switch {
-	case secret == "" || !ok:
-		return linkUnknown, nil
-	case l.used:
-		return linkUsed, l
-	case !now.Before(l.expires):
-		return linkExpired, l
+func (s *Sessions) linkState(ctx context.Context, secret string, now time.Time) (linkState, *link, error) {
+	if secret == "" {
+		return linkUnknown, nil, nil
 	}
-	return linkValid, l
+	h := hash(secret)
+	b, expires, used, found, err := s.b.Get(ctx, kindLink, h[:])
+	if err != nil {
+		return linkUnknown, nil, fmt.Errorf("reading a sign-in link: %w", err)
+	}
+	if !found {
+		return linkUnknown, nil, nil
+	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return linkUnknown, nil, err
+	}
+	l := &link{tenant: r.Tenant, operator: r.Operator}
+	switch {
+	case used:
+		return linkUsed, l, nil
+	case !now.Before(expires):
+		return linkExpired, l, nil
+	}
+	return linkValid, l, nil
 }
 
 // redeem uses a link up and starts a console session for whom it names.
 // It returns the new session's id, to be set as the cookie, and the
-// session.
-func (s *Sessions) redeem(secret string) (linkState, string, *session, error) {
+// session. Of several requests redeeming one link at once, on any
+// instances, one starts a session; the others find the link used.
+func (s *Sessions) redeem(ctx context.Context, secret string) (linkState, string, *session, error) {
+	if err := s.sweep(ctx); err != nil {
+		return linkUnknown, "", nil, err
+	}
+	now := s.now()
+	state, l, err := s.linkState(ctx, secret, now)
+	if err != nil || state != linkValid {
+		return state, "", nil, err
+	}
 	id, err := randomString()
 	if err != nil {
 		return linkUnknown, "", nil, err
@@ -183,45 +239,69 @@ func (s *Sessions) redeem(secret string) (linkState, string, *session, error) {
 	if err != nil {
 		return linkUnknown, "", nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	state, l := s.linkStateLocked(secret, now)
-	if state != linkValid {
-		return state, "", nil, nil
-	}
-	l.used = true
+	// The session is kept before the link is spent, so that a failure in
+	// between leaves the link usable rather than spent for nothing.
 	sess := &session{tenant: l.tenant, operator: l.operator, expires: now.Add(SessionLifetime), csrf: csrf}
-	s.sweepLocked(now)
-	s.sessions[hash(id)] = sess
-	return linkValid, id, sess, nil
+	rec := record{Tenant: sess.tenant, Operator: sess.operator, CSRF: csrf}
+	if err := s.put(ctx, kindSession, id, "", rec, sess.expires); err != nil {
+		return linkUnknown, "", nil, fmt.Errorf("keeping a console session: %w", err)
+	}
+	lh := hash(secret)
+	won, err := s.b.Use(ctx, kindLink, lh[:], now)
+	if err == nil && won {
+		return linkValid, id, sess, nil
+	}
+	// The session's id never left this function: a row the delete misses
+	// is unreachable and goes with the next sweep.
+	ih := hash(id)
+	_, _, _, _ = s.b.Take(ctx, kindSession, ih[:], "")
+	if err != nil {
+		return linkUnknown, "", nil, fmt.Errorf("using a sign-in link: %w", err)
+	}
+	state, _, err = s.linkState(ctx, secret, now)
+	if state == linkValid {
+		// Use refused what Get found valid: another request holds it.
+		state = linkUsed
+	}
+	return state, "", nil, err
 }
 
 // session returns the live session with the id, or nil.
-func (s *Sessions) session(id string) *session {
+func (s *Sessions) session(ctx context.Context, id string) (*session, error) {
 	if id == "" {
-		return nil
+		return nil, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[hash(id)]
-	if !ok {
-		return nil
+	h := hash(id)
+	b, expires, _, found, err := s.b.Get(ctx, kindSession, h[:])
+	if err != nil {
+		return nil, fmt.Errorf("reading a console session: %w", err)
 	}
-	if !s.now().Before(sess.expires) {
-		delete(s.sessions, hash(id))
-		return nil
+	if !found {
+		return nil, nil
 	}
-	c := *sess
-	return &c
+	if !s.now().Before(expires) {
+		if _, _, _, err := s.b.Take(ctx, kindSession, h[:], ""); err != nil {
+			return nil, fmt.Errorf("dropping an expired console session: %w", err)
+		}
+		return nil, nil
+	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	return &session{tenant: r.Tenant, operator: r.Operator, expires: expires, csrf: r.CSRF}, nil
 }
 
 // end ends a session and forgets what it kept.
-func (s *Sessions) end(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sessions, hash(id))
-	delete(s.nonces, sessionKey(id))
+func (s *Sessions) end(ctx context.Context, id string) error {
+	h := hash(id)
+	if _, _, _, err := s.b.Take(ctx, kindSession, h[:], ""); err != nil {
+		return fmt.Errorf("ending a console session: %w", err)
+	}
+	if err := s.b.Trim(ctx, kindNonce, sessionKey(id), 0); err != nil {
+		return fmt.Errorf("dropping the form nonces of a console session: %w", err)
+	}
+	return nil
 }
 
 // sessionKey is the principal key of a console session: the hash of its
@@ -238,7 +318,7 @@ func identityKey(tenant string, operator bool) string {
 }
 
 // identityCSRF is the CSRF token of a user the server's own authentication
-// identified: an HMAC of the identity with the process's key.
+// identified: an HMAC of the identity with the Sessions' key.
 func (s *Sessions) identityCSRF(tenant string, operator bool) string {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte("csrf\x00" + identityKey(tenant, operator)))
@@ -247,121 +327,129 @@ func (s *Sessions) identityCSRF(tenant string, operator bool) string {
 
 // newNonce returns a single-use nonce for a token form of tenant, kept for
 // the principal.
-func (s *Sessions) newNonce(principal, tenant string) (string, error) {
+func (s *Sessions) newNonce(ctx context.Context, principal, tenant string) (string, error) {
 	n, err := randomString()
 	if err != nil {
 		return "", err
 	}
-	now := s.lockSweep()
-	defer s.mu.Unlock()
-	list := s.nonces[principal]
-	if len(list) >= noncesPerPrincipal {
-		list = append(list[:0:0], list[len(list)-noncesPerPrincipal+1:]...)
+	if err := s.sweep(ctx); err != nil {
+		return "", err
 	}
-	s.nonces[principal] = append(list, nonce{hash: hash(n), tenant: tenant, expires: now.Add(nonceLifetime)})
+	if err := s.put(ctx, kindNonce, n, principal, record{Tenant: tenant}, s.now().Add(nonceLifetime)); err != nil {
+		return "", fmt.Errorf("keeping a form nonce: %w", err)
+	}
+	if err := s.b.Trim(ctx, kindNonce, principal, noncesPerPrincipal); err != nil {
+		return "", fmt.Errorf("dropping old form nonces: %w", err)
+	}
 	return n, nil
 }
 
 // useNonce consumes a nonce of the principal for tenant; false when it is
 // unknown, used, expired or another tenant's.
-func (s *Sessions) useNonce(principal, tenant, n string) bool {
+func (s *Sessions) useNonce(ctx context.Context, principal, tenant, n string) (bool, error) {
 	if n == "" {
-		return false
+		return false, nil
 	}
 	h := hash(n)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := s.nonces[principal]
-	for i, e := range list {
-		if e.hash != h {
-			continue
-		}
-		s.nonces[principal] = append(list[:i:i], list[i+1:]...)
-		return e.tenant == tenant && s.now().Before(e.expires)
+	b, expires, found, err := s.b.Take(ctx, kindNonce, h[:], principal)
+	if err != nil {
+		return false, fmt.Errorf("using a form nonce: %w", err)
 	}
-	return false
+	if !found {
+		return false, nil
+	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return false, err
+	}
+	return r.Tenant == tenant && s.now().Before(expires), nil
 }
 
 // putFlash keeps a message for the principal's next page and returns the
 // id the redirect carries.
-func (s *Sessions) putFlash(principal string, f flash) (string, error) {
+func (s *Sessions) putFlash(ctx context.Context, principal string, f flash) (string, error) {
 	id, err := randomString()
 	if err != nil {
 		return "", err
 	}
-	now := s.lockSweep()
-	defer s.mu.Unlock()
-	if len(s.flashes) >= maxFlashes {
-		return "", errors.New("too many messages waiting")
+	if err := s.sweep(ctx); err != nil {
+		return "", err
 	}
-	s.flashes[hash(id)] = &flashEntry{principal: principal, expires: now.Add(flashLifetime), flash: f}
+	if err := s.put(ctx, kindFlash, id, principal, record{Flash: &f}, s.now().Add(flashLifetime)); err != nil {
+		return "", fmt.Errorf("keeping a message for the next page: %w", err)
+	}
+	if err := s.b.Trim(ctx, kindFlash, principal, flashesPerPrincipal); err != nil {
+		return "", fmt.Errorf("dropping old messages: %w", err)
+	}
 	return id, nil
 }
 
 // takeFlash returns and forgets the principal's message with the id.
-func (s *Sessions) takeFlash(principal, id string) *flash {
+func (s *Sessions) takeFlash(ctx context.Context, principal, id string) (*flash, error) {
 	if id == "" {
-		return nil
+		return nil, nil
 	}
 	h := hash(id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.flashes[h]
-	if !ok || e.principal != principal {
-		return nil
+	b, expires, found, err := s.b.Take(ctx, kindFlash, h[:], principal)
+	if err != nil {
+		return nil, fmt.Errorf("reading the message for this page: %w", err)
 	}
-	delete(s.flashes, h)
-	if !s.now().Before(e.expires) {
-		return nil
+	if !found || !s.now().Before(expires) {
+		return nil, nil
 	}
-	return &e.flash
+	r, err := decodeRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	return r.Flash, nil
 }
 
-// lockSweep locks s, drops expired entries and returns the time.
-func (s *Sessions) lockSweep() time.Time {
-	s.mu.Lock()
+// put keeps r under the hash of secret.
+func (s *Sessions) put(ctx context.Context, kind, secret, owner string, r record, expires time.Time) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	h := hash(secret)
+	return s.b.Put(ctx, kind, h[:], owner, b, expires)
+}
+
+func decodeRecord(b []byte) (record, error) {
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return record{}, fmt.Errorf("decoding a console record: %w", err)
+	}
+	return r, nil
+}
+
+// sweep drops expired records, at most once per sweepEvery.
+func (s *Sessions) sweep(ctx context.Context) error {
 	now := s.now()
-	s.sweepLocked(now)
-	return now
-}
-
-// sweepLocked drops expired entries, at most once per sweepEvery.
-func (s *Sessions) sweepLocked(now time.Time) {
-	if now.Sub(s.lastSweep) < sweepEvery && !now.Before(s.lastSweep) {
-		return
+	s.mu.Lock()
+	due := now.Sub(s.lastSweep) >= sweepEvery || now.Before(s.lastSweep)
+	if due {
+		s.lastSweep = now
 	}
-	s.lastSweep = now
-	for k, l := range s.links {
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	for _, k := range []struct {
+		kind string
+		by   time.Time
+	}{
 		// Spent and expired links are kept a while longer, so that using
 		// one again is told what became of it.
-		if !now.Before(l.expires.Add(linkMemory)) {
-			delete(s.links, k)
+		{kindLink, now.Add(-linkMemory)},
+		{kindSession, now},
+		{kindNonce, now},
+		{kindFlash, now},
+	} {
+		if err := s.b.Sweep(ctx, k.kind, k.by); err != nil {
+			return fmt.Errorf("dropping expired console records: %w", err)
 		}
 	}
-	for k, sess := range s.sessions {
-		if !now.Before(sess.expires) {
-			delete(s.sessions, k)
-			delete(s.nonces, "s:"+hex.EncodeToString(k[:]))
-		}
-	}
-	for p, list := range s.nonces {
-		kept := list[:0]
-		for _, n := range list {
-			if now.Before(n.expires) {
-				kept = append(kept, n)
-			}
-		}
-		if len(kept) == 0 {
-			delete(s.nonces, p)
-		} else {
-			s.nonces[p] = kept
-		}
-	}
-	for k, f := range s.flashes {
-		if !now.Before(f.expires) {
-			delete(s.flashes, k)
-		}
-	}
+	return nil
 }
 
 // randomString returns 256 random bits, base64url-encoded.

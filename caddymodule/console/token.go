@@ -55,7 +55,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, t tenantReques
 		http.Redirect(w, r, h.tenantPath(t.tenant), http.StatusSeeOther)
 		return
 	}
-	nonce, err := h.sessions.newNonce(t.p.key, t.tenant)
+	nonce, err := h.sessions.newNonce(r.Context(), t.p.key, t.tenant)
 	if err != nil {
 		h.internal(w, r, t.p, "making a form nonce", err)
 		return
@@ -80,7 +80,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, t tenantRequest)
 		h.confirm(w, r, t, false)
 		return
 	}
-	if !h.sessions.useNonce(t.p.key, t.tenant, r.PostFormValue("nonce")) {
+	fresh, err := h.sessions.useNonce(r.Context(), t.p.key, t.tenant, r.PostFormValue("nonce"))
+	if err != nil {
+		h.internal(w, r, t.p, "using a form nonce", err)
+		return
+	}
+	if !fresh {
 		h.failWith(w, r, t.p, http.StatusConflict, "Token not shown again", errorView{
 			Message: alreadyShown,
 			Back:    h.tenantPath(t.tenant), BackText: "Back to User and Group Sync",

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,18 +245,21 @@ func TestNoTokenFormsWhenDisabled(t *testing.T) {
 
 func TestNonceLimit(t *testing.T) {
 	s := NewSessions(nil)
-	first, err := s.newNonce("p", "acme")
+	ctx := context.Background()
+	first, err := s.newNonce(ctx, "p", "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last string
 	for range noncesPerPrincipal {
-		last, _ = s.newNonce("p", "acme")
+		last, _ = s.newNonce(ctx, "p", "acme")
 	}
-	if s.useNonce("p", "acme", first) {
+	if ok, _ := s.useNonce(ctx, "p", "acme", first); ok {
 		t.Error("the oldest nonce outlived the limit")
 	}
-	if !s.useNonce("p", "acme", last) || s.useNonce("p", "acme", last) {
+	used, _ := s.useNonce(ctx, "p", "acme", last)
+	again, _ := s.useNonce(ctx, "p", "acme", last)
+	if !used || again {
 		t.Error("the newest nonce is not usable exactly once")
 	}
 }
