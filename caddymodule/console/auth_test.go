@@ -334,7 +334,7 @@ func TestSessionsSweep(t *testing.T) {
 	if _, err := s.NewLink("acme", false, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	m := s.b.(*memBacking)
+	m := s.backing().(*memBacking)
 	sessions, nonces, flashes, links := m.count(kindSession), m.count(kindNonce), m.count(kindFlash), m.count(kindLink)
 	if sessions != 0 || nonces != 0 || flashes != 0 || links != 2 {
 		t.Errorf("after the sweep: %d sessions, %d nonces, %d flashes, %d links", sessions, nonces, flashes, links)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
@@ -77,10 +78,8 @@ const (
 // a nonce or a message is used once among them all.
 type Sessions struct {
 	now func() time.Time
-	b   Backing
-	// key signs the CSRF tokens of users identified by the server's own
-	// authentication.
-	key []byte
+	// store is the backing and the key in use; Share replaces them.
+	store atomic.Pointer[sessionStore]
 
 	mu        sync.Mutex
 	lastSweep time.Time
@@ -133,12 +132,38 @@ func NewSharedSessions(ctx context.Context, b Backing, now func() time.Time) (*S
 	return newSessions(b, key, now), nil
 }
 
+// sessionStore is where a Sessions keeps its records, and the key that
+// signs the CSRF tokens of users identified by the server's own
+// authentication.
+type sessionStore struct {
+	b   Backing
+	key []byte
+}
+
 func newSessions(b Backing, key []byte, now func() time.Time) *Sessions {
 	if now == nil {
 		now = time.Now
 	}
-	return &Sessions{now: now, b: b, key: key}
+	s := &Sessions{now: now}
+	s.store.Store(&sessionStore{b: b, key: key})
+	return s
 }
+
+// Share moves s onto b, which several instances share, reading the CSRF
+// key from it as NewSharedSessions does: for a Sessions handed out before
+// the shared store was open. What s kept before is dropped; links and
+// sessions made since are kept in b.
+func (s *Sessions) Share(ctx context.Context, b Backing) error {
+	shared, err := NewSharedSessions(ctx, b, s.now)
+	if err != nil {
+		return err
+	}
+	s.store.Store(shared.store.Load())
+	return nil
+}
+
+// backing is the Backing in use.
+func (s *Sessions) backing() Backing { return s.store.Load().b }
 
 // NewLink is NewLinkContext with a context that ends after linkTimeout.
 func (s *Sessions) NewLink(tenant string, operator bool, ttl time.Duration) (string, error) {
@@ -197,7 +222,7 @@ func (s *Sessions) linkState(ctx context.Context, secret string, now time.Time) 
 		return linkUnknown, nil, nil
 	}
 	h := hash(secret)
-	b, expires, used, found, err := s.b.Get(ctx, kindLink, h[:])
+	b, expires, used, found, err := s.backing().Get(ctx, kindLink, h[:])
 	if err != nil {
 		return linkUnknown, nil, fmt.Errorf("reading a sign-in link: %w", err)
 	}
@@ -247,14 +272,14 @@ func (s *Sessions) redeem(ctx context.Context, secret string) (linkState, string
 		return linkUnknown, "", nil, fmt.Errorf("keeping a console session: %w", err)
 	}
 	lh := hash(secret)
-	won, err := s.b.Use(ctx, kindLink, lh[:], now)
+	won, err := s.backing().Use(ctx, kindLink, lh[:], now)
 	if err == nil && won {
 		return linkValid, id, sess, nil
 	}
 	// The session's id never left this function: a row the delete misses
 	// is unreachable and goes with the next sweep.
 	ih := hash(id)
-	_, _, _, _ = s.b.Take(ctx, kindSession, ih[:], "")
+	_, _, _, _ = s.backing().Take(ctx, kindSession, ih[:], "")
 	if err != nil {
 		return linkUnknown, "", nil, fmt.Errorf("using a sign-in link: %w", err)
 	}
@@ -272,7 +297,7 @@ func (s *Sessions) session(ctx context.Context, id string) (*session, error) {
 		return nil, nil
 	}
 	h := hash(id)
-	b, expires, _, found, err := s.b.Get(ctx, kindSession, h[:])
+	b, expires, _, found, err := s.backing().Get(ctx, kindSession, h[:])
 	if err != nil {
 		return nil, fmt.Errorf("reading a console session: %w", err)
 	}
@@ -280,7 +305,7 @@ func (s *Sessions) session(ctx context.Context, id string) (*session, error) {
 		return nil, nil
 	}
 	if !s.now().Before(expires) {
-		if _, _, _, err := s.b.Take(ctx, kindSession, h[:], ""); err != nil {
+		if _, _, _, err := s.backing().Take(ctx, kindSession, h[:], ""); err != nil {
 			return nil, fmt.Errorf("dropping an expired console session: %w", err)
 		}
 		return nil, nil
@@ -295,10 +320,10 @@ func (s *Sessions) session(ctx context.Context, id string) (*session, error) {
 // end ends a session and forgets what it kept.
 func (s *Sessions) end(ctx context.Context, id string) error {
 	h := hash(id)
-	if _, _, _, err := s.b.Take(ctx, kindSession, h[:], ""); err != nil {
+	if _, _, _, err := s.backing().Take(ctx, kindSession, h[:], ""); err != nil {
 		return fmt.Errorf("ending a console session: %w", err)
 	}
-	if err := s.b.Trim(ctx, kindNonce, sessionKey(id), 0); err != nil {
+	if err := s.backing().Trim(ctx, kindNonce, sessionKey(id), 0); err != nil {
 		return fmt.Errorf("dropping the form nonces of a console session: %w", err)
 	}
 	return nil
@@ -320,7 +345,7 @@ func identityKey(tenant string, operator bool) string {
 // identityCSRF is the CSRF token of a user the server's own authentication
 // identified: an HMAC of the identity with the Sessions' key.
 func (s *Sessions) identityCSRF(tenant string, operator bool) string {
-	m := hmac.New(sha256.New, s.key)
+	m := hmac.New(sha256.New, s.store.Load().key)
 	m.Write([]byte("csrf\x00" + identityKey(tenant, operator)))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -338,7 +363,7 @@ func (s *Sessions) newNonce(ctx context.Context, principal, tenant string) (stri
 	if err := s.put(ctx, kindNonce, n, principal, record{Tenant: tenant}, s.now().Add(nonceLifetime)); err != nil {
 		return "", fmt.Errorf("keeping a form nonce: %w", err)
 	}
-	if err := s.b.Trim(ctx, kindNonce, principal, noncesPerPrincipal); err != nil {
+	if err := s.backing().Trim(ctx, kindNonce, principal, noncesPerPrincipal); err != nil {
 		return "", fmt.Errorf("dropping old form nonces: %w", err)
 	}
 	return n, nil
@@ -351,7 +376,7 @@ func (s *Sessions) useNonce(ctx context.Context, principal, tenant, n string) (b
 		return false, nil
 	}
 	h := hash(n)
-	b, expires, found, err := s.b.Take(ctx, kindNonce, h[:], principal)
+	b, expires, found, err := s.backing().Take(ctx, kindNonce, h[:], principal)
 	if err != nil {
 		return false, fmt.Errorf("using a form nonce: %w", err)
 	}
@@ -378,7 +403,7 @@ func (s *Sessions) putFlash(ctx context.Context, principal string, f flash) (str
 	if err := s.put(ctx, kindFlash, id, principal, record{Flash: &f}, s.now().Add(flashLifetime)); err != nil {
 		return "", fmt.Errorf("keeping a message for the next page: %w", err)
 	}
-	if err := s.b.Trim(ctx, kindFlash, principal, flashesPerPrincipal); err != nil {
+	if err := s.backing().Trim(ctx, kindFlash, principal, flashesPerPrincipal); err != nil {
 		return "", fmt.Errorf("dropping old messages: %w", err)
 	}
 	return id, nil
@@ -390,7 +415,7 @@ func (s *Sessions) takeFlash(ctx context.Context, principal, id string) (*flash,
 		return nil, nil
 	}
 	h := hash(id)
-	b, expires, found, err := s.b.Take(ctx, kindFlash, h[:], principal)
+	b, expires, found, err := s.backing().Take(ctx, kindFlash, h[:], principal)
 	if err != nil {
 		return nil, fmt.Errorf("reading the message for this page: %w", err)
 	}
@@ -411,7 +436,7 @@ func (s *Sessions) put(ctx context.Context, kind, secret, owner string, r record
 		return err
 	}
 	h := hash(secret)
-	return s.b.Put(ctx, kind, h[:], owner, b, expires)
+	return s.backing().Put(ctx, kind, h[:], owner, b, expires)
 }
 
 func decodeRecord(b []byte) (record, error) {
@@ -445,7 +470,7 @@ func (s *Sessions) sweep(ctx context.Context) error {
 		{kindNonce, now},
 		{kindFlash, now},
 	} {
-		if err := s.b.Sweep(ctx, k.kind, k.by); err != nil {
+		if err := s.backing().Sweep(ctx, k.kind, k.by); err != nil {
 			return fmt.Errorf("dropping expired console records: %w", err)
 		}
 	}

@@ -240,7 +240,7 @@ func TestSharedCSRFKey(t *testing.T) {
 		if got := in.b.identityCSRF("acme", false); got != want {
 			t.Fatalf("b's token %q, a's %q", got, want)
 		}
-		later, err := NewSharedSessions(context.Background(), in.a.b, nil)
+		later, err := NewSharedSessions(context.Background(), in.a.backing(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,5 +418,35 @@ func TestConsoleDatabaseErrors(t *testing.T) {
 	}
 	if hs.svc.issues() != 0 {
 		t.Error("a token was issued without its nonce")
+	}
+}
+
+// TestShareMovesSessionsOntoASharedBacking: a Sessions handed out before
+// the shared store opened (the console is built when the config loads)
+// keeps its records there once Share moves it: its CSRF key is the
+// shared one, and a link it mints another instance redeems.
+func TestShareMovesSessionsOntoASharedBacking(t *testing.T) {
+	ctx := context.Background()
+	b := newMemBacking()
+	early := NewSessions(nil)
+	other, err := NewSharedSessions(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early.identityCSRF("acme", false) == other.identityCSRF("acme", false) {
+		t.Fatal("a private Sessions has the shared CSRF key")
+	}
+	if err := early.Share(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if early.identityCSRF("acme", false) != other.identityCSRF("acme", false) {
+		t.Fatal("after Share the CSRF keys differ")
+	}
+	secret, err := early.NewLink("acme", false, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state, _, sess, err := other.redeem(ctx, secret); state != linkValid || sess == nil || err != nil {
+		t.Fatalf("a link minted after Share, redeemed on another instance: %v %v %v", state, sess, err)
 	}
 }
