@@ -23,6 +23,16 @@
 // new configuration overlapping) stay correct, as the cursor only moves
 // forward and backends skip what they have applied, but send events twice.
 //
+// Processes that share one store (several instances over one PostgreSQL
+// database) each run a Deliverer with a Lease: a tenant's journal is then
+// delivered by the one process holding the tenant's lease, renewed while
+// it delivers and given up when nothing is left to deliver, and another
+// process takes over when the holder dies and its lease expires. A process
+// that lost the lease learns so from the store (store.ErrLeaseLost) and
+// stops at once; at the takeover the batch in flight may be applied twice,
+// which backends skip. A tenant with nothing to deliver holds no lease and
+// asks for none.
+//
 // The journal is kept whole: removing delivered entries (retention) is not
 // done here.
 package delivery
@@ -57,6 +67,16 @@ func (f TargetFunc) Apply(ctx context.Context, events []change.Event) (uint64, e
 	return f(ctx, events)
 }
 
+// Lease decides which process delivers a tenant when several processes
+// deliver from one store.
+type Lease interface {
+	// AcquireDelivery takes, or renews when already held, the right to
+	// deliver tenant's journal; false when another process holds it.
+	AcquireDelivery(ctx context.Context, tenant string) (bool, error)
+	// ReleaseDelivery gives the right up at once, if held.
+	ReleaseDelivery(ctx context.Context, tenant string) error
+}
+
 // Store is what delivery reads and writes: the resources and the journal,
 // and the delivery state kept next to them.
 type Store interface {
@@ -79,7 +99,12 @@ const (
 	DefaultMaxBackoff = time.Minute
 	// DefaultMaxInvalidAttempts is the default Options.MaxInvalidAttempts.
 	DefaultMaxInvalidAttempts = 3
+	// DefaultLeaseRenew is the default Options.LeaseRenew.
+	DefaultLeaseRenew = 3 * time.Second
 )
+
+// releaseTimeout bounds giving leases up when delivery stops.
+const releaseTimeout = 2 * time.Second
 
 // Options configure a Deliverer. Zero values take the defaults.
 type Options struct {
@@ -106,6 +131,23 @@ type Options struct {
 	// Nil treats every error as retryable, so nothing is ever
 	// dead-lettered; a host passes its backend SDK's classification.
 	IsInvalid func(error) bool
+	// Lease, when set, has a tenant's journal delivered only while this
+	// process holds the tenant's lease, for processes that deliver from
+	// one shared store. A tenant with events to deliver asks for the lease
+	// first, and delivers nothing while another process holds it: it asks
+	// again every LeaseRenew (a notification does not cut that wait short,
+	// so that a busy tenant's writes do not hammer the lease) until it gets
+	// the lease or finds the journal delivered, and then parks. The holder
+	// renews the lease whenever it is LeaseRenew old, between batches and
+	// during backoffs, and gives it up once nothing is left to deliver, on
+	// RemoveTarget and on Stop. Cancelling Start's context alone gives
+	// nothing up: the leases expire, as when the process dies. Nil
+	// delivers without leases.
+	Lease Lease
+	// LeaseRenew is how often the holder of a tenant's lease renews it,
+	// and how often a tenant waiting for the lease asks again. Keep it
+	// at a third of the lease's lifetime or less.
+	LeaseRenew time.Duration
 	// Logger receives delivery's logs. Defaults to a no-op logger.
 	Logger *zap.Logger
 	// Now is the clock for recorded times; defaults to time.Now.
@@ -127,6 +169,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInvalidAttempts <= 0 {
 		o.MaxInvalidAttempts = DefaultMaxInvalidAttempts
+	}
+	if o.LeaseRenew <= 0 {
+		o.LeaseRenew = DefaultLeaseRenew
 	}
 	if o.PollInterval < 0 {
 		o.PollInterval = 0
@@ -194,8 +239,9 @@ func (d *Deliverer) Start(ctx context.Context) error {
 
 // Stop stops delivery and waits until every tenant's goroutine has
 // returned. An Apply in flight is cancelled through its context; what the
-// backend reports as applied is still recorded. Stop is safe to call more
-// than once, and before Start.
+// backend reports as applied is still recorded. Then the leases held are
+// given up, as far as possible within a short timeout. Stop is safe to
+// call more than once, and before Start.
 func (d *Deliverer) Stop() {
 	d.mu.Lock()
 	d.phase = phaseStopped
@@ -205,6 +251,20 @@ func (d *Deliverer) Stop() {
 		cancel()
 	}
 	d.wg.Wait()
+	if d.opts.Lease == nil {
+		return
+	}
+	d.mu.RLock()
+	ws := make([]*worker, 0, len(d.workers))
+	for _, w := range d.workers {
+		ws = append(ws, w)
+	}
+	d.mu.RUnlock()
+	ctx, cancelRelease := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancelRelease()
+	for _, w := range ws {
+		w.release(ctx)
+	}
 }
 
 // Notify tells delivery that the tenant's journal has new events. It never
@@ -252,9 +312,9 @@ func (d *Deliverer) SetTarget(tenant string, t Target) {
 	}
 }
 
-// RemoveTarget detaches the tenant's backend and waits until its delivery
-// goroutine has returned. The tenant's events wait in the journal until a
-// Target is attached again.
+// RemoveTarget detaches the tenant's backend, waits until its delivery
+// goroutine has returned and gives the tenant's lease up. The tenant's
+// events wait in the journal until a Target is attached again.
 func (d *Deliverer) RemoveTarget(tenant string) {
 	d.mu.Lock()
 	w := d.workers[tenant]
@@ -268,6 +328,9 @@ func (d *Deliverer) RemoveTarget(tenant string) {
 	if cancel != nil {
 		cancel()
 		<-done
+		ctx, cancelRelease := context.WithTimeout(context.Background(), releaseTimeout)
+		defer cancelRelease()
+		w.release(ctx)
 	}
 }
 
@@ -306,6 +369,13 @@ func (d *Deliverer) attached(tenant string) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.workers[tenant] != nil
+}
+
+func (d *Deliverer) holdsLease(tenant string) bool {
+	d.mu.RLock()
+	w := d.workers[tenant]
+	d.mu.RUnlock()
+	return w != nil && w.held.Load()
 }
 
 // backoff returns the wait after the nth consecutive failure: MinBackoff

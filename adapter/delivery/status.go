@@ -13,6 +13,10 @@ type Status struct {
 	// Attached reports whether the tenant has a Target; without one its
 	// events wait in the journal.
 	Attached bool `json:"attached"`
+	// LeaseHeld reports whether this process holds the tenant's delivery
+	// lease (see Options.Lease) and so delivers it; always false without
+	// a Lease.
+	LeaseHeld bool `json:"lease_held,omitempty"`
 	// Head is the sequence of the tenant's newest journal event.
 	Head uint64 `json:"head_seq"`
 	// Delivered is the sequence through which the journal has been
@@ -58,6 +62,7 @@ func (d *Deliverer) Status(ctx context.Context, tenant string) (Status, error) {
 	s := Status{
 		Tenant:              tenant,
 		Attached:            d.attached(tenant),
+		LeaseHeld:           d.holdsLease(tenant),
 		Head:                head,
 		Delivered:           min(st.Cursor, head),
 		DeadLetters:         dead,

@@ -2,9 +2,11 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +42,12 @@ type worker struct {
 	// failed counts consecutive failures since the last progress or
 	// target change, for the backoff.
 	failed int
+	// held reports whether the worker holds the tenant's lease (with
+	// Options.Lease), which it last acquired or renewed at acquired. Only
+	// the goroutine sets it, or whoever releases it once the goroutine
+	// has returned; Status reads it.
+	held     atomic.Bool
+	acquired time.Time
 }
 
 func newWorker(d *Deliverer, tenant string, t Target) *worker {
@@ -84,11 +92,19 @@ func (w *worker) begin(ctx context.Context) (t Target, actx context.Context, end
 func (w *worker) run(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	for {
-		progressed, err := w.step(ctx)
+		progressed, idle, err := w.turn(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			// Not a backend failure: another process delivers the
+			// tenant now, and the state in memory is out of date.
+			w.drop()
+			w.d.log.Info("delivery lease lost to another process", fTenant(w.tenant), zap.Error(err))
+			if !w.waitLease(ctx) {
+				return
+			}
 		case err != nil:
 			w.failed++
 			b := w.d.backoff(w.failed)
@@ -99,16 +115,125 @@ func (w *worker) run(ctx context.Context, done chan struct{}) {
 			}
 		case progressed:
 			w.failed = 0
+		case !idle:
+			// Another process holds the lease and has events to deliver.
+			if !w.waitLease(ctx) {
+				return
+			}
 		case w.d.opts.PollInterval > 0:
+			w.releaseNow(ctx)
 			if !w.waitIdle(ctx) {
 				return
 			}
 		default:
+			w.releaseNow(ctx)
 			if w.park() {
 				return
 			}
 		}
 	}
+}
+
+// turn delivers one batch when the worker may deliver. It reports whether
+// the cursor moved, and whether the tenant is idle: nothing to deliver, as
+// opposed to another process holding the lease.
+func (w *worker) turn(ctx context.Context) (progressed, idle bool, err error) {
+	if w.d.opts.Lease != nil {
+		ok, idle, err := w.claim(ctx)
+		if !ok || err != nil {
+			return false, idle, err
+		}
+	}
+	progressed, err = w.step(ctx)
+	return progressed, !progressed && err == nil, err
+}
+
+// claim reports whether the worker holds the tenant's lease, renewing it
+// when it is LeaseRenew old. A worker without the lease asks for it only
+// when the journal has events after the stored cursor; else it reports
+// idle and asks nothing, so an idle tenant costs no lease.
+func (w *worker) claim(ctx context.Context) (ok, idle bool, err error) {
+	if w.held.Load() && time.Since(w.acquired) < w.d.opts.LeaseRenew {
+		return true, false, nil
+	}
+	if !w.held.Load() {
+		pending, err := w.pending(ctx)
+		if err != nil || !pending {
+			return false, err == nil, err
+		}
+	}
+	ok, err = w.acquire(ctx)
+	return ok, false, err
+}
+
+// pending reports whether the journal has events after the stored cursor.
+func (w *worker) pending(ctx context.Context) (bool, error) {
+	st, err := w.d.st.DeliveryState(ctx, w.tenant)
+	if err != nil {
+		return false, fmt.Errorf("reading the delivery state: %w", err)
+	}
+	head, err := w.d.st.LastSeq(ctx, w.tenant)
+	if err != nil {
+		return false, fmt.Errorf("reading the journal head: %w", err)
+	}
+	return head > st.Cursor, nil
+}
+
+// acquire takes or renews the tenant's lease; an error leaves the worker
+// without it. Whenever the worker is without the lease it is also without
+// state in memory (drop, release), so that taking the lease anew reads
+// the state another process may have moved on meanwhile.
+func (w *worker) acquire(ctx context.Context) (bool, error) {
+	ok, err := w.d.opts.Lease.AcquireDelivery(ctx, w.tenant)
+	switch {
+	case err != nil:
+		w.drop()
+		return false, fmt.Errorf("acquiring the delivery lease: %w", err)
+	case !ok:
+		if w.held.Load() {
+			w.d.log.Info("delivery lease lost to another process", fTenant(w.tenant))
+		}
+		w.drop()
+		return false, nil
+	}
+	w.held.Store(true)
+	w.acquired = time.Now()
+	return true, nil
+}
+
+// drop forgets the lease and the state read under it.
+func (w *worker) drop() {
+	w.held.Store(false)
+	w.loaded = false
+}
+
+// releaseNow gives the tenant's lease up, if held, before the worker idles.
+func (w *worker) releaseNow(ctx context.Context) {
+	if !w.held.Load() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
+	w.release(rctx)
+}
+
+// release gives the tenant's lease up, if held. A failure is logged and
+// otherwise ignored: the lease expires in time anyway.
+func (w *worker) release(ctx context.Context) {
+	if !w.held.Swap(false) {
+		return
+	}
+	w.loaded = false
+	if err := w.d.opts.Lease.ReleaseDelivery(ctx, w.tenant); err != nil {
+		w.d.log.Warn("releasing the delivery lease", fTenant(w.tenant), zap.Error(err))
+	}
+}
+
+// waitLease waits LeaseRenew before the worker asks for the lease again.
+// Notifications do not cut it short: the holder delivers what they
+// announce, and a busy tenant's writes would hammer the lease.
+func (w *worker) waitLease(ctx context.Context) bool {
+	return w.wait(ctx, w.d.opts.LeaseRenew, nil)
 }
 
 // park ends the goroutine of a worker that has nothing to deliver, unless
@@ -132,13 +257,19 @@ func (w *worker) park() bool {
 // waitIdle waits for a notification, a new target or the poll interval,
 // when polling is on.
 func (w *worker) waitIdle(ctx context.Context) bool {
-	p := w.d.opts.PollInterval
+	return w.wait(ctx, w.d.opts.PollInterval, w.notify)
+}
+
+// wait waits p, give or take a tenth so that tenants do not wake
+// together, or until a new target or a signal on wake (when not nil); it
+// reports false when ctx is done.
+func (w *worker) wait(ctx context.Context, p time.Duration, wake chan struct{}) bool {
 	t := time.NewTimer(p - p/10 + rand.N(p/5+1))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-w.notify:
+	case <-wake:
 	case <-w.reset:
 	case <-t.C:
 	}
@@ -146,18 +277,35 @@ func (w *worker) waitIdle(ctx context.Context) bool {
 }
 
 // waitBackoff waits out a backoff. New events do not cut it short, or a
-// busy tenant would hammer a backend that is down; a new target does.
+// busy tenant would hammer a backend that is down; a new target does. A
+// lease held is renewed meanwhile, so that a backoff longer than the
+// lease's lifetime keeps the tenant with this process; should renewing
+// fail, the worker waits for the lease again once the backoff is over.
 func (w *worker) waitBackoff(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-w.reset:
-		w.failed = 0
-	case <-t.C:
+	renew := time.NewTimer(0)
+	defer renew.Stop()
+	for {
+		var renewC <-chan time.Time
+		if w.held.Load() {
+			renew.Reset(max(w.d.opts.LeaseRenew-time.Since(w.acquired), 0))
+			renewC = renew.C
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-w.reset:
+			w.failed = 0
+			return true
+		case <-t.C:
+			return true
+		case <-renewC:
+			if _, err := w.acquire(ctx); err != nil && ctx.Err() == nil {
+				w.d.log.Warn("renewing the delivery lease", fTenant(w.tenant), zap.Error(err))
+			}
+		}
 	}
-	return true
 }
 
 // step delivers one batch. It reports whether the cursor moved, and
@@ -192,7 +340,9 @@ func (w *worker) step(ctx context.Context) (bool, error) {
 		// applied and let the next attempt go to the new target.
 		if applied > w.state.Cursor {
 			w.state.Cursor = applied
-			if err := w.save(ctx); err != nil {
+			if err := w.save(ctx); errors.Is(err, store.ErrLeaseLost) {
+				return false, err
+			} else if err != nil {
 				w.d.log.Error("saving delivery state", fTenant(w.tenant), zap.Uint64(keySeq, applied), zap.Error(err))
 			}
 		}
@@ -245,7 +395,7 @@ func (w *worker) fail(ctx context.Context, applied uint64, err error) error {
 	w.state.LastError = err.Error()
 	w.state.LastErrorTime = w.now()
 	if serr := w.save(ctx); serr != nil {
-		return fmt.Errorf("%w (and saving delivery state: %v)", err, serr)
+		return fmt.Errorf("%w (and saving delivery state: %w)", err, serr)
 	}
 	return err
 }
