@@ -24,7 +24,15 @@ import (
 // Within one instance, writes that queue up while a commit is in flight
 // are run by the next holder of the tenant's queue (the leader) in one
 // transaction, each inside a savepoint: a write that fails is rolled back
-// alone and the rest commit together, with one WAL flush.
+// alone and the rest commit together, with one WAL flush. A transaction
+// that journaled events sends the tenant's name on ChangesChannel, which
+// PostgreSQL delivers to the listening instances when it commits.
+
+// ChangesChannel is the notification channel on which every transaction
+// that journals events of a tenant announces it, with the tenant's name as
+// the payload, when it commits: an instance listening on it (see Notifier)
+// learns of new events other instances journaled, to deliver them.
+const ChangesChannel = "scim_changes"
 
 // maxBatch bounds the writes of one transaction (and its savepoints).
 const maxBatch = 64
@@ -190,6 +198,7 @@ func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[queuedWrit
 	if err := tx.QueryRow(ctx, `SELECT seq FROM scim_tenant_state WHERE tenant = $1 FOR UPDATE`, tenant).Scan(&seq); err != nil {
 		return fmt.Errorf("locking tenant %s for a write: %w", tenant, err)
 	}
+	first := seq
 	var users, groups int64
 	for i, it := range batch {
 		if _, err := tx.Exec(ctx, `SAVEPOINT scim_write`); err != nil {
@@ -216,6 +225,11 @@ func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[queuedWrit
 	if _, err := tx.Exec(ctx, `UPDATE scim_tenant_state SET seq = $2, user_count = user_count + $3, group_count = group_count + $4 WHERE tenant = $1`,
 		tenant, seq, users, groups); err != nil {
 		return fmt.Errorf("advancing the journal of tenant %s: %w", tenant, err)
+	}
+	if seq > first {
+		if err := Notify(ctx, tx, ChangesChannel, tenant); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing writes of tenant %s: %w", tenant, err)

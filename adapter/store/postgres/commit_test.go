@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/caddy-scim/caddy-scim/adapter/change"
+	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
 )
 
@@ -232,5 +235,92 @@ func TestWithdrawnWriteWritesNothing(t *testing.T) {
 	}
 	if got := journal(t, conn, "acme"); len(got) != 1 || got[1] != "kept" {
 		t.Fatalf("journal %v", got)
+	}
+}
+
+// TestCommittedWritesNotifyChanges: every transaction that journals
+// events of a tenant names it once on ChangesChannel when it commits, so
+// that a listening instance learns of them; a refused write and a write
+// that journals nothing notify nobody.
+func TestCommittedWritesNotifyChanges(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, nil)
+	var got received
+	// Another instance listens: a connection of its own to the database.
+	n, err := StartNotifier(ctx, NotifierOptions{DSN: s.opts.DSN, Channels: []string{ChangesChannel}, Handle: got.handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	notes := func() []string {
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		return slices.Clone(got.notes)
+	}
+	create := func(tenant, name string) error {
+		_, err := s.Create(ctx, tenant, schema.User, map[string]any{"userName": name}, nil)
+		return err
+	}
+
+	if err := create("acme", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	got.wait(t, "the notification of a create", func() bool { return len(got.notes) == 1 })
+	if ns := notes(); ns[0] != ChangesChannel+":acme" {
+		t.Fatalf("notification %q", ns[0])
+	}
+	// Refused (409), and journaling nothing: no notification. The next
+	// write's notification arrives after any they could have sent.
+	if err := create("acme", "alice"); err == nil {
+		t.Fatal("a second alice was created")
+	}
+	if err := s.write.Write(ctx, "acme", func(ctx context.Context, tx *Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("contoso", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	got.wait(t, "the notification of the next create", func() bool { return has(got.notes, ChangesChannel+":contoso") })
+	if ns := notes(); len(ns) != 2 {
+		t.Fatalf("%d notifications, want 2: %v", len(ns), ns)
+	}
+
+	// A replay (Append, a transaction of its own) notifies too.
+	build := func(ctx context.Context) ([]change.Event, error) {
+		return []change.Event{{Kind: change.UserUpdated, ResourceType: "User", ID: "u1"}}, nil
+	}
+	if _, err := s.Append(ctx, "acme", nil, build); err != nil {
+		t.Fatal(err)
+	}
+	got.wait(t, "the notification of an append", func() bool { return len(got.notes) == 3 })
+
+	// Writes queued up behind one another commit in one transaction and
+	// notify once.
+	q := s.write.queue("acme").q
+	if err := q.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.write.Write(ctx, "acme", event(fmt.Sprint("q", i), false)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for q.Len() != 3 {
+		time.Sleep(time.Millisecond)
+	}
+	q.Unlock()
+	wg.Wait()
+	if err := create("contoso", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	got.wait(t, "the notification after the batch", func() bool { return len(got.notes) >= 5 })
+	time.Sleep(100 * time.Millisecond)
+	if ns := notes(); len(ns) != 5 {
+		t.Fatalf("%d notifications, want 5 (one for the batch of three): %v", len(ns), ns)
 	}
 }

@@ -105,18 +105,28 @@ func putDeliveryState(ctx context.Context, tx pgx.Tx, tenant string, st store.De
 }
 
 // SaveDeliveryState implements store.DeliveryLog. A cursor below the
-// stored one is ignored.
+// stored one is ignored. While another instance holds the tenant's
+// delivery lease it writes nothing and returns an error wrapping
+// store.ErrLeaseLost.
 func (s *Store) SaveDeliveryState(ctx context.Context, tenant string, st store.DeliveryState) error {
 	if err := checkTenant(tenant); err != nil {
 		return err
 	}
-	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return putDeliveryState(ctx, tx, tenant, st) }); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := fenceDelivery(ctx, tx, s.Instance(), tenant); err != nil {
+			return err
+		}
+		return putDeliveryState(ctx, tx, tenant, st)
+	})
+	if err != nil {
 		return fmt.Errorf("saving delivery state: %w", err)
 	}
 	return nil
 }
 
-// SaveDeadLetter implements store.DeliveryLog.
+// SaveDeadLetter implements store.DeliveryLog. While another instance
+// holds the tenant's delivery lease it writes nothing and returns an error
+// wrapping store.ErrLeaseLost.
 func (s *Store) SaveDeadLetter(ctx context.Context, tenant string, dl store.DeadLetter, st store.DeliveryState) error {
 	if err := checkTenant(tenant); err != nil {
 		return err
@@ -126,6 +136,9 @@ func (s *Store) SaveDeadLetter(ctx context.Context, tenant string, dl store.Dead
 		return fmt.Errorf("encoding dead letter %d: %w", dl.Event.Seq, err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := fenceDelivery(ctx, tx, s.Instance(), tenant); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO scim_dead_letters (tenant, seq, letter) VALUES ($1, $2, $3)
 			ON CONFLICT (tenant, seq) DO UPDATE SET letter = excluded.letter`, tenant, int64(dl.Event.Seq), string(b)); err != nil {
 			return err

@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/caddy-scim/caddy-scim/adapter/store"
 )
 
 // Querier is what leases need of a database handle: a *pgx.Conn, a pool
@@ -88,4 +92,66 @@ func (l *Leases) HolderOf(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("reading lease %s: %w", name, err)
 	}
 	return holder, nil
+}
+
+// DefaultLeaseTTL is the default Options.LeaseTTL.
+const DefaultLeaseTTL = 10 * time.Second
+
+// instanceName is the default Options.Instance: the host name, which tells
+// operators where a lease is held, and a random suffix, so that a process
+// restarted on the same host does not pass for the one that died.
+func instanceName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "scim"
+	}
+	return host + "-" + rand.Text()[:8]
+}
+
+// deliveryLease is the name of the lease on delivering tenant's journal.
+func deliveryLease(tenant string) string { return "delivery/" + tenant }
+
+// Instance returns the name the store holds leases under.
+func (s *Store) Instance() string { return s.leases.Holder() }
+
+// AcquireDelivery takes, or renews when already held, the right to deliver
+// tenant's journal for Options.LeaseTTL; it reports false when another
+// instance holds it. While another instance holds it, SaveDeliveryState and
+// SaveDeadLetter of tenant refuse with store.ErrLeaseLost.
+func (s *Store) AcquireDelivery(ctx context.Context, tenant string) (bool, error) {
+	if err := checkTenant(tenant); err != nil {
+		return false, err
+	}
+	return s.leases.Acquire(ctx, deliveryLease(tenant))
+}
+
+// ReleaseDelivery gives the right to deliver tenant's journal up at once,
+// if the store holds it.
+func (s *Store) ReleaseDelivery(ctx context.Context, tenant string) error {
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
+	return s.leases.Release(ctx, deliveryLease(tenant))
+}
+
+// fenceDelivery fails with store.ErrLeaseLost when another instance holds
+// the delivery lease of tenant and it has not expired. It locks the lease
+// row, expired or not, until tx ends, so that no instance takes the lease
+// over between the check and the commit of tx's writes: a takeover waits
+// for them, and its holder then reads what tx wrote. Nobody holding the
+// lease lets the write through, for stores used without leases.
+func fenceDelivery(ctx context.Context, tx pgx.Tx, holder, tenant string) error {
+	var owner string
+	var live bool
+	err := tx.QueryRow(ctx, `SELECT holder, expires_at >= now() FROM scim_leases WHERE name = $1 FOR SHARE`, deliveryLease(tenant)).Scan(&owner, &live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking the delivery lease of tenant %s: %w", tenant, err)
+	}
+	if live && owner != holder {
+		return fmt.Errorf("tenant %s is delivered by %s: %w", tenant, owner, store.ErrLeaseLost)
+	}
+	return nil
 }

@@ -22,13 +22,22 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
+	// Instance is the name this process holds leases under (a tenant's
+	// delivery, say), unique among the processes sharing the database;
+	// defaults to the host name and a random suffix drawn at each Open.
+	Instance string
+	// LeaseTTL is how long a lease lasts after its holder last renewed
+	// it: another process takes a dead one's leases over that long after
+	// its last renewal. Defaults to 10s; at least 1s.
+	LeaseTTL time.Duration
 }
 
 // Store keeps the SCIM store in PostgreSQL.
 type Store struct {
-	pool  *pgxpool.Pool
-	opts  Options
-	write *Committer
+	pool   *pgxpool.Pool
+	opts   Options
+	write  *Committer
+	leases *Leases
 }
 
 // Open connects to the database, brings its schema up to date (see
@@ -42,6 +51,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Instance == "" {
+		opts.Instance = instanceName()
+	}
+	if opts.LeaseTTL == 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
 	}
 	cfg, err := pgxpool.ParseConfig(opts.DSN)
 	if err != nil {
@@ -69,7 +84,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if from != SchemaVersion() {
 		opts.Logger.Info("upgraded the PostgreSQL schema", zap.Int("from", from), zap.Int("to", SchemaVersion()))
 	}
-	return &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now)}, nil
+	leases, err := NewLeases(pool, opts.Instance, opts.LeaseTTL)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now), leases: leases}, nil
 }
 
 // Close closes the connection pool. It is safe to call more than once.
