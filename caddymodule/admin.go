@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-scim/caddy-scim/adapter/delivery"
+	"github.com/caddy-scim/caddy-scim/adapter/store"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
 	"github.com/caddy-scim/caddy-scim/plugins/sdk"
 )
@@ -237,10 +238,14 @@ func (app *App) status(ctx context.Context, name string) (*TenantStatus, error) 
 			}
 		}
 	}
-	if w, err := collisionWarning(ctx, app.shared.store, name); err != nil {
-		return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
-	} else if w != nil {
-		st.Warnings = append(st.Warnings, *w)
+	// Only the embedded engine can hold names stored under an older
+	// identifier rule; the PostgreSQL engine began with the current one.
+	if cr, ok := app.shared.store.(store.CollisionReporter); ok {
+		if w, err := collisionWarning(ctx, cr, name); err != nil {
+			return nil, caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		} else if w != nil {
+			st.Warnings = append(st.Warnings, *w)
+		}
 	}
 	if w := app.shared.skipped.warning(name); w != nil {
 		st.Warnings = append(st.Warnings, *w)

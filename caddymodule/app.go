@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,7 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-scim/caddy-scim/adapter/delivery"
-	"github.com/caddy-scim/caddy-scim/adapter/store"
+	"github.com/caddy-scim/caddy-scim/adapter/store/postgres"
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
 	"github.com/caddy-scim/caddy-scim/caddymodule/console"
@@ -47,9 +46,13 @@ const DefaultFlushInterval = 30 * time.Second
 // one, and Badger allows one open per directory.
 type App struct {
 	// StorageDir is the directory of the Badger database holding
-	// resources, the change journal, token hashes and access times.
-	// Defaults to "scim" in Caddy's data directory.
+	// resources, the change journal, token hashes and access times, and
+	// of the built-in backends' data (with either engine). Defaults to
+	// "scim" in Caddy's data directory.
 	StorageDir string `json:"storage_dir,omitempty"`
+	// Storage chooses the storage engine: Badger in StorageDir (the
+	// default) or a PostgreSQL database several instances share.
+	Storage *Storage `json:"storage,omitempty"`
 	// FlushInterval is how often the tenants' last-access times are
 	// written to storage; requests only update memory. Defaults to 30s.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
@@ -82,6 +85,8 @@ type App struct {
 	ready   *atomic.Bool
 	// released is set once Cleanup has given back the pooled state.
 	released bool
+	// poolKey is the key of the shared state in the pool.
+	poolKey string
 }
 
 // registry holds the tenants the handlers of one config serve.
@@ -129,12 +134,21 @@ type memorySettings struct {
 // pool shares the open stores between configs.
 var pool = caddy.NewUsagePool()
 
-// shared is the state of one storage directory. Joining it has no side
+// shared is the state of one store. Joining it has no side
 // effect: the store is opened, and delivery started, by the first config
 // that starts (open), never by one that is only provisioned, as
 // "caddy validate" does.
 type shared struct {
-	dir   string
+	dir string
+	// postgres is the PostgreSQL engine's settings; nil for Badger.
+	postgres *Storage
+	// notifier carries other instances' changes, on PostgreSQL.
+	notifier *postgres.Notifier
+	// apps are the started configs using this store.
+	appsMu sync.Mutex
+	apps   map[*App]bool
+	// key is the pool key: the storage directory or the hashed DSN.
+	key   string
 	every time.Duration
 	// memory are the store's memory settings of the config that opened
 	// the directory: they apply until the process restarts.
@@ -145,7 +159,7 @@ type shared struct {
 	openMu sync.Mutex
 	opened bool
 
-	store     *store.Badger
+	store     engine
 	tokens    *tokens.Manager
 	deliverer *delivery.Deliverer
 	logger    *zap.Logger
@@ -177,20 +191,15 @@ type shared struct {
 	console *console.Sessions
 }
 
-// open creates the storage directory, opens the store and starts
-// delivery and the flush loop, once.
+// open opens the store and starts delivery, the flush loop and, on a
+// shared database, the notifications of other instances, once.
 func (s *shared) open() error {
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	if s.opened {
 		return nil
 	}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("creating storage directory %s: %w", s.dir, err)
-	}
-	st, err := store.Open(store.Options{Dir: s.dir, Logger: s.logger.Named("store"), Now: func() time.Time { return now() },
-		BlockCacheSize: s.memory.CacheSize, IndexCacheSize: s.memory.IndexCacheSize, MemTableSize: s.memory.MemTableSize,
-		JournalRetention: s.memory.JournalRetention})
+	st, err := s.openEngine(context.Background())
 	if err != nil {
 		return err
 	}
@@ -203,12 +212,18 @@ func (s *shared) open() error {
 	s.tokens = tokens.NewManager(st, func() time.Time { return now() })
 	s.deliverer = delivery.New(st, delivery.Options{
 		IsInvalid: sdk.IsInvalid,
+		Lease:     deliveryLease(st),
 		Logger:    s.logger.Named("delivery"),
 		Now:       func() time.Time { return now() },
 	})
 	if err := s.deliverer.Start(context.Background()); err != nil {
 		st.Close()
 		return fmt.Errorf("starting delivery: %w", err)
+	}
+	if err := s.listen(context.Background()); err != nil {
+		s.deliverer.Stop()
+		st.Close()
+		return err
 	}
 	go s.flushLoop(s.every)
 	s.opened = true
@@ -225,6 +240,9 @@ func (s *shared) Destruct() error {
 		return nil
 	}
 	s.opened = false
+	if s.notifier != nil {
+		s.notifier.Close()
+	}
 	close(s.stop)
 	<-s.done
 	s.deliverer.Stop()
@@ -279,9 +297,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 	every := time.Duration(a.FlushInterval)
 	memory := memorySettings{CacheSize: a.CacheSize, IndexCacheSize: a.IndexCacheSize, MemTableSize: a.MemTableSize,
 		JournalRetention: time.Duration(a.JournalRetention)}
-	val, _, err := pool.LoadOrNew(dir, func() (caddy.Destructor, error) {
+	key, err := a.provisionStorage()
+	if err != nil {
+		return err
+	}
+	a.poolKey = key
+	var pgSettings *Storage
+	if a.engineName() == enginePostgres {
+		settings := *a.Storage
+		pgSettings = &settings
+	}
+	val, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		s := &shared{
 			dir:      dir,
+			key:      key,
+			postgres: pgSettings,
+			apps:     map[*App]bool{},
 			every:    every,
 			memory:   memory,
 			logger:   logger,
@@ -351,6 +382,7 @@ func (a *App) start() error {
 	if err := a.loadRuntime(context.Background()); err != nil {
 		return err
 	}
+	a.shared.addApp(a)
 	a.ready.Store(true)
 	return nil
 }
@@ -372,8 +404,9 @@ func (a *App) Cleanup() error {
 		return nil
 	}
 	a.released = true
+	a.shared.removeApp(a)
 	a.unloadRuntime()
-	_, err := pool.Delete(a.StorageDir)
+	_, err := pool.Delete(a.poolKey)
 	return err
 }
 
@@ -437,6 +470,31 @@ func (a *App) tenantNames() []string {
 		names = append(names, n)
 	}
 	return names
+}
+
+// addApp records a started config using the store.
+func (s *shared) addApp(a *App) {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	s.apps[a] = true
+}
+
+// removeApp forgets a config that was cleaned up.
+func (s *shared) removeApp(a *App) {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	delete(s.apps, a)
+}
+
+// startedApps returns the started configs using the store.
+func (s *shared) startedApps() []*App {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	out := make([]*App, 0, len(s.apps))
+	for a := range s.apps {
+		out = append(out, a)
+	}
+	return out
 }
 
 // Interface guards

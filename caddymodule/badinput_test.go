@@ -246,7 +246,7 @@ func badInputStore(t *testing.T, dir string) *store.Badger {
 	var st *store.Badger
 	pool.Range(func(key, value any) bool {
 		if s, ok := value.(*shared); ok && key == dir {
-			st = s.store
+			st, _ = s.store.(*store.Badger)
 			return false
 		}
 		return true

@@ -334,6 +334,11 @@ func unmarshalOAuth(d *caddyfile.Dispenser) (*OAuth, error) {
 //
 //	{
 //		scim {
+//			storage badger [<dir>]
+//			storage postgres <dsn> {
+//				max_conns <n>
+//				instance  <name>
+//			}
 //			storage_dir       <path>
 //			flush_interval    <duration>
 //			cache_size        <size>
@@ -342,6 +347,11 @@ func unmarshalOAuth(d *caddyfile.Dispenser) (*OAuth, error) {
 //			journal_retention <duration>
 //		}
 //	}
+//
+// storage chooses the engine: badger (the default) keeps everything in
+// an embedded database in <dir> (the same as storage_dir); postgres keeps
+// it in a PostgreSQL database that several instances share, the DSN
+// usually from a placeholder such as {env.SCIM_DATABASE_URL}.
 //
 // The sizes are the store's memory and journal_retention how long
 // delivered changes stay in its journal (see App); they apply when the
@@ -367,6 +377,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.StorageDir = d.Val()
+		case "storage":
+			if err := a.unmarshalStorage(d); err != nil {
+				return err
+			}
+			continue
 		case "flush_interval":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -412,6 +427,66 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if d.NextArg() {
 			return d.ArgErr()
 		}
+	}
+	return nil
+}
+
+// unmarshalStorage parses the storage option, which takes its arguments
+// and, for postgres, a block.
+func (a *App) unmarshalStorage(d *caddyfile.Dispenser) error {
+	if a.Storage != nil {
+		return d.Err("storage is set twice")
+	}
+	if !d.NextArg() {
+		return d.Err("storage: expected badger [<dir>] or postgres <dsn>")
+	}
+	switch d.Val() {
+	case engineBadger:
+		if d.NextArg() {
+			a.StorageDir = d.Val()
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		if d.NextBlock(d.Nesting()) {
+			return d.Err("storage badger takes no block; its memory settings are options of scim")
+		}
+		a.Storage = &Storage{Engine: engineBadger}
+	case enginePostgres:
+		st := &Storage{Engine: enginePostgres}
+		if !d.NextArg() {
+			return d.Err("storage postgres: expected a DSN, such as {env.SCIM_DATABASE_URL}")
+		}
+		st.DSN = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch d.Val() {
+			case "max_conns":
+				if !d.NextArg() {
+					return d.ArgErr()
+				}
+				n, err := strconv.ParseInt(d.Val(), 10, 32)
+				if err != nil || n < 1 {
+					return d.Errf("max_conns: %q is not a positive number", d.Val())
+				}
+				st.MaxConns = int32(n)
+			case "instance":
+				if !d.NextArg() {
+					return d.ArgErr()
+				}
+				st.Instance = d.Val()
+			default:
+				return d.Errf("unrecognized storage postgres option %q", d.Val())
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		}
+		a.Storage = st
+	default:
+		return d.Errf("storage: unknown engine %q; use badger or postgres", d.Val())
 	}
 	return nil
 }

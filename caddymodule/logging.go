@@ -20,9 +20,6 @@ const (
 	logKeyClientIP    = "client_ip"
 )
 
-// storageKind names the store behind storage_dir in the start line.
-const storageKind = "badger"
-
 // Reasons a request was not authenticated, as logged with its 401. They
 // are stable: operators filter on them.
 const (
@@ -216,7 +213,7 @@ func (a *App) servingFields() []zap.Field {
 		zap.Int("tenants", len(a.reg.tenants)+len(a.reg.runtime)),
 		zap.Int("static_tenants", len(a.reg.tenants)),
 		zap.Int("runtime_tenants", len(a.reg.runtime)),
-		zap.String("storage", storageKind),
+		zap.String("storage", a.engineName()),
 		zap.String("storage_dir", a.StorageDir),
 		zap.Strings("prefixes", paths),
 		zap.Array("backends", backends),

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
 )
 
 // TestMain lets the test binary stand in for the caddy binary when the
@@ -27,7 +29,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 func validateConfigFile(path string) error {

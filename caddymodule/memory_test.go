@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"github.com/caddy-scim/caddy-scim/adapter/store"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,10 +20,11 @@ func TestStoreMemoryFromGlobalOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, i, m := app.shared.store.Memory(); b != 24<<20 || i != 12<<20 || m != 8<<20 {
+	st := app.shared.store.(*store.Badger)
+	if b, i, m := st.Memory(); b != 24<<20 || i != 12<<20 || m != 8<<20 {
 		t.Fatalf("the store was opened with %d / %d / %d bytes", b, i, m)
 	}
-	if r := app.shared.store.JournalRetention(); r != 72*time.Hour {
+	if r := st.JournalRetention(); r != 72*time.Hour {
 		t.Fatalf("the store was opened with a journal retention of %s", r)
 	}
 }

@@ -1,0 +1,106 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
+)
+
+// postgresCaddyfile is pharosCaddyfile on the PostgreSQL engine, the DSN
+// from the environment.
+var postgresCaddyfile = strings.Replace(pharosCaddyfile, "storage_dir {STORAGE}",
+	"storage postgres {env.SCIM_TEST_DSN} {\n\t\t\tmax_conns 8\n\t\t}\n\t\tstorage_dir {STORAGE}", 1)
+
+// TestPostgresEngine runs an Entra-shaped sync against the PostgreSQL
+// engine: everything lands in the database (not in storage_dir), is
+// delivered to the backend, survives a reload and a restart of Caddy, and
+// a token revoked is refused at once.
+func TestPostgresEngine(t *testing.T) {
+	dsn := pgtest.Shared(t).CreateDatabase(t, "caddy_e2e")
+	t.Setenv("SCIM_TEST_DSN", dsn)
+	in := startCaddy(t, postgresCaddyfile)
+	token := in.token(t, "print").Token
+	ids := entraSync(t, in, "print", token)
+	st := in.waitDelivered(t, "print")
+	if st.Backend.Delivery.DeadLetters != 0 {
+		t.Fatalf("dead letters: %+v", st.Backend.Delivery)
+	}
+	db := pgtest.Connect(t, dsn)
+	var rows, journal int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM scim_resources WHERE tenant = 'print'`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM scim_journal WHERE tenant = 'print'`).Scan(&journal); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(ids) || uint64(journal) != st.Backend.Delivery.Head {
+		t.Fatalf("the database holds %d resources and %d journal entries; want %d and %d", rows, journal, len(ids), st.Backend.Delivery.Head)
+	}
+	var hashes int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM scim_tokens WHERE tenant = 'print' AND position($1 in record) = 0`, token).Scan(&hashes); err != nil || hashes != 1 {
+		t.Fatalf("token rows without the token in them: %d, %v", hashes, err)
+	}
+	status, _, page := in.scim(t, "GET", `/scim/v2/print/Users?filter=userName+eq+%22ALICE@contoso.example%22`, token, "")
+	if status != 200 || page["totalResults"] != json.Number("1") && page["totalResults"] != float64(1) {
+		t.Fatalf("filter by userName: %d %v", status, page)
+	}
+
+	// A reload keeps the store and the token.
+	in.load(strings.Replace(postgresCaddyfile, "max_conns 8", "max_conns 6", 1))
+	if status, _, _ := in.scim(t, "GET", "/scim/v2/print/Users/"+ids["alice"], token, ""); status != 200 {
+		t.Fatalf("after a reload: %d", status)
+	}
+	// A restart reads everything back from the database.
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	in.load(postgresCaddyfile)
+	in.waitServing(t)
+	status, _, user := in.scim(t, "GET", "/scim/v2/print/Users/"+ids["alice"], token, "")
+	if status != 200 || user["userName"] != "alice@contoso.example" {
+		t.Fatalf("after a restart: %d %v", status, user)
+	}
+	in.adminJSON(t, "DELETE", "/scim/tenants/print/token", 200, nil)
+	if status, _, _ := in.scim(t, "GET", "/scim/v2/print/Users", token, ""); status != 401 {
+		t.Fatalf("a revoked token: %d", status)
+	}
+}
+
+// TestPostgresSettingsRefused: storage settings that cannot work fail the
+// config with a message that names the problem and never the DSN's
+// password.
+func TestPostgresSettingsRefused(t *testing.T) {
+	t.Setenv("SCIM_EMPTY_DSN", "")
+	for name, c := range map[string]struct {
+		storage string
+		want    string
+	}{
+		"no dsn":            {`{"engine": "postgres"}`, "needs a dsn"},
+		"empty placeholder": {`{"engine": "postgres", "dsn": "{env.SCIM_EMPTY_DSN}"}`, "SCIM_EMPTY_DSN"},
+		"unknown engine":    {`{"engine": "sqlite"}`, `unknown engine "sqlite"`},
+		"badger with a dsn": {`{"engine": "badger", "dsn": "postgres://x"}`, "settings of the postgres engine"},
+		"negative pool":     {`{"engine": "postgres", "dsn": "postgres://x", "max_conns": -1}`, "max_conns"},
+		"unreachable":       {`{"engine": "postgres", "dsn": "postgres://scim:s3cret-pw@127.0.0.1:1/scim?connect_timeout=2"}`, "PostgreSQL"},
+		"unparseable":       {`{"engine": "postgres", "dsn": "postgres://scim:s3cret-pw@[::1"}`, "cannot be parsed"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			home := t.TempDir()
+			cfg := `{"admin": {"disabled": true}, "storage": {"module": "file_system", "root": "` + home + `"},
+				"apps": {"scim": {"storage_dir": "` + home + `/scim", "storage": ` + c.storage + `},
+				"http": {"servers": {"s": {"listen": ["127.0.0.1:0"], "routes": [{"handle": [{"handler": "scim", "tenants": {"acme": {}}}]}]}}}}}`
+			err := caddy.Load([]byte(cfg), true)
+			if err == nil {
+				caddy.Stop()
+				t.Fatal("the config loaded")
+			}
+			if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "s3cret-pw") {
+				t.Fatalf("error %q: want it to mention %q and not the password", err, c.want)
+			}
+		})
+	}
+}
