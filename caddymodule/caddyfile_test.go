@@ -356,3 +356,67 @@ func (r adaptedRoute) handlerOrder() []string {
 	}
 	return names
 }
+
+// TestAdaptTwoInstancesExample adapts examples/two-instances: each
+// instance's Caddyfile, with the environment it documents, gives the
+// PostgreSQL engine with the instance's own name and address and the DSN
+// left as a placeholder (resolved at load, never written into the config),
+// and the load balancer's file adapts without warnings.
+func TestAdaptTwoInstancesExample(t *testing.T) {
+	const dir = "../examples/two-instances"
+	body, err := os.ReadFile(filepath.Join(dir, "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []struct{ name, listen, admin string }{{"scim-a", ":8081", "localhost:2019"}, {"scim-b", ":8082", "localhost:2020"}} {
+		t.Setenv("SCIM_INSTANCE", inst.name)
+		t.Setenv("SCIM_LISTEN", inst.listen)
+		t.Setenv("ADMIN_LISTEN", inst.admin)
+		out, warnings, err := adaptCaddyfile(filepath.Join(dir, "Caddyfile"), string(body))
+		if err != nil {
+			t.Fatalf("adapting for %s: %v", inst.name, err)
+		}
+		for _, w := range warnings {
+			t.Errorf("%s: warning: %s", inst.name, w.String())
+		}
+		var cfg struct {
+			Admin struct {
+				Listen string `json:"listen"`
+			} `json:"admin"`
+			Apps struct {
+				SCIM App `json:"scim"`
+				HTTP struct {
+					Servers map[string]struct {
+						Listen []string `json:"listen"`
+					} `json:"servers"`
+				} `json:"http"`
+			} `json:"apps"`
+		}
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		st := cfg.Apps.SCIM.Storage
+		if st == nil || st.Engine != "postgres" || st.DSN != "{env.SCIM_DATABASE_URL}" || st.Instance != inst.name {
+			t.Errorf("%s: storage %+v", inst.name, st)
+		}
+		if cfg.Admin.Listen != inst.admin {
+			t.Errorf("%s: admin at %q", inst.name, cfg.Admin.Listen)
+		}
+		found := false
+		for _, srv := range cfg.Apps.HTTP.Servers {
+			for _, l := range srv.Listen {
+				found = found || l == inst.listen
+			}
+		}
+		if !found {
+			t.Errorf("%s: no server listens on %s: %s", inst.name, inst.listen, out)
+		}
+	}
+	lb, err := os.ReadFile(filepath.Join(dir, "lb.caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, warnings, err := adaptCaddyfile(filepath.Join(dir, "lb.caddyfile"), string(lb)); err != nil || len(warnings) > 0 {
+		t.Fatalf("adapting lb.caddyfile: %v %v", err, warnings)
+	}
+}
