@@ -165,8 +165,17 @@ func (c *Committer) commitBatch(q *tenantQueue, tenant string, batch []*groupcom
 		}
 	}
 	if err == nil {
-		q.commits.Add(1)
-		q.writes.Add(uint64(len(batch)))
+		// Refused writes wrote nothing.
+		n := 0
+		for _, r := range results {
+			if r == nil {
+				n++
+			}
+		}
+		if n > 0 {
+			q.commits.Add(1)
+			q.writes.Add(uint64(n))
+		}
 	}
 	for i, it := range batch {
 		if err != nil {
@@ -191,18 +200,23 @@ func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[queuedWrit
 			tx.Rollback(context.Background())
 		}
 	}()
-	if _, err := tx.Exec(ctx, `INSERT INTO scim_tenant_state (tenant) VALUES ($1) ON CONFLICT (tenant) DO NOTHING`, tenant); err != nil {
-		return fmt.Errorf("registering tenant %s: %w", tenant, err)
-	}
+	// One statement registers the tenant on its first write and locks its
+	// row (an upsert locks the row it finds, as FOR UPDATE does).
 	var seq int64
-	if err := tx.QueryRow(ctx, `SELECT seq FROM scim_tenant_state WHERE tenant = $1 FOR UPDATE`, tenant).Scan(&seq); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO scim_tenant_state (tenant) VALUES ($1)
+		ON CONFLICT (tenant) DO UPDATE SET seq = scim_tenant_state.seq RETURNING seq`, tenant).Scan(&seq); err != nil {
 		return fmt.Errorf("locking tenant %s for a write: %w", tenant, err)
 	}
 	first := seq
 	var users, groups int64
+	// A write alone in its batch needs no savepoint: when it is refused,
+	// the whole transaction is rolled back.
+	alone := len(batch) == 1
 	for i, it := range batch {
-		if _, err := tx.Exec(ctx, `SAVEPOINT scim_write`); err != nil {
-			return fmt.Errorf("starting write %d of a batch: %w", i, err)
+		if !alone {
+			if _, err := tx.Exec(ctx, `SAVEPOINT scim_write`); err != nil {
+				return fmt.Errorf("starting write %d of a batch: %w", i, err)
+			}
 		}
 		t := &Tx{Tx: tx, Tenant: tenant, Now: c.now().UTC(), seq: uint64(seq)}
 		werr := it.Value.fn(ctx, t)
@@ -211,25 +225,33 @@ func (c *Committer) runBatch(tenant string, batch []*groupcommit.Item[queuedWrit
 		}
 		if werr != nil {
 			results[i] = werr
+			if alone {
+				tx.Rollback(context.Background())
+				return nil
+			}
 			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT scim_write`); err != nil {
 				return fmt.Errorf("undoing a refused write: %w", err)
 			}
 			continue
 		}
 		results[i] = nil
-		if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT scim_write`); err != nil {
-			return fmt.Errorf("finishing write %d of a batch: %w", i, err)
+		if !alone {
+			if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT scim_write`); err != nil {
+				return fmt.Errorf("finishing write %d of a batch: %w", i, err)
+			}
 		}
 		seq, users, groups = int64(t.seq), users+t.users, groups+t.groups
 	}
-	if _, err := tx.Exec(ctx, `UPDATE scim_tenant_state SET seq = $2, user_count = user_count + $3, group_count = group_count + $4 WHERE tenant = $1`,
-		tenant, seq, users, groups); err != nil {
-		return fmt.Errorf("advancing the journal of tenant %s: %w", tenant, err)
-	}
+	// The journal's new end and the wake-up of other instances go in one
+	// round trip.
+	var b pgx.Batch
+	b.Queue(`UPDATE scim_tenant_state SET seq = $2, user_count = user_count + $3, group_count = group_count + $4 WHERE tenant = $1`,
+		tenant, seq, users, groups)
 	if seq > first {
-		if err := Notify(ctx, tx, ChangesChannel, tenant); err != nil {
-			return err
-		}
+		b.Queue(`SELECT pg_notify($1, $2)`, ChangesChannel, tenant)
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("advancing the journal of tenant %s: %w", tenant, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing writes of tenant %s: %w", tenant, err)
@@ -245,7 +267,8 @@ func retryable(err error) bool {
 }
 
 // Stats returns how many transactions committed the tenant's writes on
-// this instance, and how many writes they carried.
+// this instance, and how many writes they committed (refused ones, which
+// wrote nothing, are not counted).
 func (c *Committer) Stats(tenant string) (commits, writes uint64) {
 	q := c.queue(tenant)
 	return q.commits.Load(), q.writes.Load()

@@ -37,7 +37,8 @@ func (s *Store) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // List implements store.Store. An unfiltered page in creation order is one
-// query on the primary key (OFFSET for a StartIndex, a range for a Seek);
+// statement on the primary key (OFFSET for a StartIndex), a Seek a range
+// of it;
 // filters and sorts go through store.SelectPage, which reads only the
 // index's candidates for an equality on an indexed attribute and scans
 // the tenant's resources of the type otherwise.
@@ -52,19 +53,19 @@ func (s *Store) List(ctx context.Context, tenant string, rt *schema.ResourceType
 	if q.Seek != nil && q.SortBy != nil {
 		return nil, errors.New("store: a seek cannot be combined with sortBy")
 	}
+	if q.Filter == nil && q.Seek == nil && q.SortBy == nil {
+		total, raw, err := s.plainRaw(ctx, tenant, typ, max(q.StartIndex, 1), max(q.Count, 0))
+		if err != nil {
+			return nil, err
+		}
+		return decodePage(total, raw)
+	}
 	var page *store.Page
 	err = s.readTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		switch {
 		case q.Filter == nil && q.Seek != nil:
 			page, err = seekPage(ctx, tx, tenant, typ, *q.Seek, max(q.Count, 0))
-		case q.Filter == nil && q.SortBy == nil:
-			var raw [][]byte
-			var total int
-			total, raw, err = plainPage(ctx, tx, tenant, typ, max(q.StartIndex, 1), max(q.Count, 0))
-			if err == nil {
-				page, err = decodePage(total, raw)
-			}
 		default:
 			page, err = store.SelectPage(ctx, &source{tx: tx, tenant: tenant, typ: typ, rt: rt}, rt, q)
 		}
@@ -111,21 +112,6 @@ func count(ctx context.Context, tx pgx.Tx, tenant string, typ int16) (int, error
 		return 0, fmt.Errorf("counting resources: %w", err)
 	}
 	return int(n), nil
-}
-
-// plainPage reads the page at start in creation order, as stored JSON.
-func plainPage(ctx context.Context, tx pgx.Tx, tenant string, typ int16, start, n int) (int, [][]byte, error) {
-	total, err := count(ctx, tx, tenant, typ)
-	if err != nil || n == 0 || start > total {
-		return total, [][]byte{}, err
-	}
-	rows, err := tx.Query(ctx, `SELECT data FROM scim_resources WHERE tenant = $1 AND type = $2
-		ORDER BY id OFFSET $3 LIMIT $4`, tenant, typ, start-1, n)
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading a page: %w", err)
-	}
-	raw, err := collectData(rows)
-	return total, raw, err
 }
 
 func collectData(rows pgx.Rows) ([][]byte, error) {

@@ -2,10 +2,14 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
+	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 	"github.com/caddy-scim/caddy-scim/adapter/store"
 )
 
@@ -13,7 +17,8 @@ var _ store.RawReader = (*Store)(nil)
 
 // ListRaw implements store.RawReader: an unfiltered page in creation
 // order, and an equality on id or on an indexed attribute, as the JSON the
-// store keeps.
+// store keeps. Each is one statement, which sees one snapshot: no
+// transaction to begin and end around it.
 func (s *Store) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceType, q store.Query) (*store.RawPage, bool, error) {
 	if q.SortBy != nil || q.Seek != nil {
 		return nil, false, nil
@@ -25,25 +30,84 @@ func (s *Store) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceT
 	if err := checkTenant(tenant); err != nil {
 		return nil, false, err
 	}
-	var page *store.RawPage
-	ok := true
-	err = s.readTx(ctx, func(tx pgx.Tx) error {
-		if q.Filter == nil {
-			total, raw, err := plainPage(ctx, tx, tenant, typ, max(q.StartIndex, 1), max(q.Count, 0))
-			page = &store.RawPage{Total: total, Resources: raw}
-			return err
+	if q.Filter == nil {
+		total, raw, err := s.plainRaw(ctx, tenant, typ, max(q.StartIndex, 1), max(q.Count, 0))
+		if err != nil {
+			return nil, false, err
 		}
-		src := &source{tx: tx, tenant: tenant, typ: typ, rt: rt}
-		var err error
-		page, ok, err = store.EqualityRaw(rt, q,
-			func(attr, value string) ([]string, bool, error) { return src.Lookup(ctx, attr, value) },
-			func(id string) ([]byte, error) { return src.raw(ctx, id) })
-		return err
-	})
-	if err != nil || !ok {
-		return nil, false, err
+		return &store.RawPage{Total: total, Resources: raw}, true, nil
 	}
-	return page, true, nil
+	// EqualityRaw asks for the index's ids, then for each resource: the
+	// lookup reads both at once, and load answers from what it read.
+	found := map[string][]byte{}
+	lookup := func(attr, value string) ([]string, bool, error) {
+		for _, ix := range store.Indexes(rt) {
+			if !strings.EqualFold(ix.Attr(), attr) {
+				continue
+			}
+			table := "scim_index"
+			if ix.Unique() {
+				table = "scim_unique"
+			}
+			rows, err := s.pool.Query(ctx, `SELECT r.id, r.data FROM `+table+` x
+				JOIN scim_resources r ON r.tenant = x.tenant AND r.type = x.type AND r.id = x.id
+				WHERE x.tenant = $1 AND x.type = $2 AND x.attr = $3 AND x.value = $4`, tenant, typ, ix.Attr(), ix.Key(value))
+			if err != nil {
+				return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
+			}
+			var ids []string
+			var id, data string
+			if _, err := pgx.ForEachRow(rows, []any{&id, &data}, func() error {
+				ids = append(ids, id)
+				found[id] = []byte(data)
+				return nil
+			}); err != nil {
+				return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
+			}
+			return ids, true, nil
+		}
+		return nil, false, nil
+	}
+	load := func(id string) ([]byte, error) {
+		if b, ok := found[id]; ok {
+			return b, nil
+		}
+		// id eq: one read by the primary key.
+		b, err := s.GetRaw(ctx, tenant, rt, id)
+		if e, ok := scimerr.As(err); ok && e.Status == http.StatusNotFound {
+			return nil, nil
+		}
+		return b, err
+	}
+	return store.EqualityRaw(rt, q, lookup, load)
+}
+
+// plainRaw reads the page at start in creation order and the total, in
+// one statement.
+func (s *Store) plainRaw(ctx context.Context, tenant string, typ int16, start, n int) (int, [][]byte, error) {
+	col := "user_count"
+	if typ == typeGroup {
+		col = "group_count"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT t.n, p.data FROM
+		(SELECT COALESCE((SELECT `+col+` FROM scim_tenant_state WHERE tenant = $1), 0) AS n) t
+		LEFT JOIN LATERAL (SELECT data FROM scim_resources WHERE tenant = $1 AND type = $2
+			ORDER BY id OFFSET $3 LIMIT $4) p ON true`, tenant, typ, start-1, n)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading a page: %w", err)
+	}
+	total := 0
+	out := [][]byte{}
+	var data *string
+	if _, err := pgx.ForEachRow(rows, []any{&total, &data}, func() error {
+		if data != nil {
+			out = append(out, []byte(*data))
+		}
+		return nil
+	}); err != nil {
+		return 0, nil, fmt.Errorf("reading a page: %w", err)
+	}
+	return total, out, nil
 }
 
 // RawGroups implements store.RawReader; Groups already reads each group's

@@ -165,31 +165,82 @@ func emit(ctx context.Context, tx *Tx, ev *change.Event) error {
 // addIndexes adds the index rows of a new resource, refusing a unique
 // value another resource holds.
 func addIndexes(ctx context.Context, tx *Tx, rt *schema.ResourceType, typ int16, id string, res map[string]any) error {
+	return writeIndexes(ctx, tx, rt, typ, id, nil, res)
+}
+
+// writeIndexes brings the index rows of a resource from old's values (nil
+// for a new resource) to next's: the rows of values next no longer has go,
+// those of its new values come, a unique one refused with a 409 when
+// another resource holds it. Rows of values both have stay untouched. At
+// most one statement per unique value added, and one each for the rest.
+func writeIndexes(ctx context.Context, tx *Tx, rt *schema.ResourceType, typ int16, id string, old, next map[string]any) error {
+	var addAttr, addKey, delAttr, delKey, delUniqueAttr, delUniqueKey []string
+	type unique struct{ attr, key, value string }
+	var addUnique []unique
 	for _, ix := range store.Indexes(rt) {
-		keys, values := ix.Keys(res)
-		for i, k := range keys {
-			if !ix.Unique() {
-				if _, err := tx.Exec(ctx, `INSERT INTO scim_index (tenant, type, attr, value, id) VALUES ($1, $2, $3, $4, $5)
-					ON CONFLICT DO NOTHING`, tx.Tenant, typ, ix.Attr(), k, id); err != nil {
-					return fmt.Errorf("indexing %s: %w", ix.Attr(), err)
-				}
+		var oldKeys []string
+		if old != nil {
+			oldKeys, _ = ix.Keys(old)
+		}
+		newKeys, newValues := ix.Keys(next)
+		had := make(map[string]bool, len(oldKeys))
+		for _, k := range oldKeys {
+			had[k] = true
+		}
+		has := make(map[string]bool, len(newKeys))
+		for i, k := range newKeys {
+			has[k] = true
+			if had[k] {
 				continue
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO scim_unique (tenant, type, attr, value, id) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT DO NOTHING`, tx.Tenant, typ, ix.Attr(), k, id)
-			if err != nil {
-				return fmt.Errorf("indexing %s: %w", ix.Attr(), err)
+			if ix.Unique() {
+				addUnique = append(addUnique, unique{ix.Attr(), k, newValues[i]})
+			} else {
+				addAttr, addKey = append(addAttr, ix.Attr()), append(addKey, k)
 			}
-			if tag.RowsAffected() == 0 {
-				var holder string
-				if err := tx.QueryRow(ctx, `SELECT id FROM scim_unique WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4`,
-					tx.Tenant, typ, ix.Attr(), k).Scan(&holder); err != nil {
-					return fmt.Errorf("reading the holder of a unique %s: %w", ix.Attr(), err)
-				}
-				if holder != id {
-					return store.Conflict(rt, ix.Attr(), values[i])
-				}
+		}
+		for _, k := range oldKeys {
+			if has[k] {
+				continue
 			}
+			if ix.Unique() {
+				delUniqueAttr, delUniqueKey = append(delUniqueAttr, ix.Attr()), append(delUniqueKey, k)
+			} else {
+				delAttr, delKey = append(delAttr, ix.Attr()), append(delKey, k)
+			}
+		}
+	}
+	for _, d := range []struct {
+		table      string
+		attr, keys []string
+	}{{"scim_unique", delUniqueAttr, delUniqueKey}, {"scim_index", delAttr, delKey}} {
+		if len(d.keys) == 0 {
+			continue
+		}
+		// table is one of two names above, never input.
+		if _, err := tx.Exec(ctx, `DELETE FROM `+d.table+` WHERE tenant = $1 AND type = $2 AND id = $3
+			AND (attr, value) IN (SELECT a, v FROM unnest($4::text[], $5::text[]) AS u (a, v))`,
+			tx.Tenant, typ, id, d.attr, d.keys); err != nil {
+			return fmt.Errorf("unindexing %s %s: %w", rt.Name, id, err)
+		}
+	}
+	if len(addKey) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO scim_index (tenant, type, attr, value, id)
+			SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS u (a, v) ON CONFLICT DO NOTHING`,
+			tx.Tenant, typ, id, addAttr, addKey); err != nil {
+			return fmt.Errorf("indexing %s %s: %w", rt.Name, id, err)
+		}
+	}
+	for _, u := range addUnique {
+		var holder string
+		err := tx.QueryRow(ctx, `INSERT INTO scim_unique (tenant, type, attr, value, id) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tenant, type, attr, value) DO UPDATE SET id = scim_unique.id RETURNING id`,
+			tx.Tenant, typ, u.attr, u.key, id).Scan(&holder)
+		if err != nil {
+			return fmt.Errorf("indexing %s: %w", u.attr, err)
+		}
+		if holder != id {
+			return store.Conflict(rt, u.attr, u.value)
 		}
 	}
 	return nil

@@ -82,7 +82,7 @@ func (s *Store) Update(ctx context.Context, tenant string, rt *schema.ResourceTy
 		next = schema.CopyMap(next)
 		created, _ := cur["meta"].(map[string]any)["created"].(string)
 		store.Stamp(rt, next, id, created, tx.Now, tx.NextSeq())
-		if err := updateIndexes(ctx, tx, rt, typ, id, cur, next); err != nil {
+		if err := writeIndexes(ctx, tx, rt, typ, id, cur, next); err != nil {
 			return err
 		}
 		b, err := json.Marshal(next)
@@ -111,36 +111,6 @@ func (s *Store) Update(ctx context.Context, tenant string, rt *schema.ResourceTy
 		return nil, err
 	}
 	return out, nil
-}
-
-// updateIndexes replaces the index rows of old's values that next no
-// longer has with those of next's new values, refusing a unique value
-// another resource holds.
-func updateIndexes(ctx context.Context, tx *Tx, rt *schema.ResourceType, typ int16, id string, old, next map[string]any) error {
-	for _, ix := range store.Indexes(rt) {
-		oldKeys, _ := ix.Keys(old)
-		newKeys, _ := ix.Keys(next)
-		keep := map[string]bool{}
-		for _, k := range newKeys {
-			keep[k] = true
-		}
-		table := "scim_index"
-		if ix.Unique() {
-			table = "scim_unique"
-		}
-		for _, k := range oldKeys {
-			if keep[k] {
-				continue
-			}
-			// table is one of two names above, never input.
-			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4 AND id = $5`,
-				tx.Tenant, typ, ix.Attr(), k, id); err != nil {
-				return fmt.Errorf("unindexing %s: %w", ix.Attr(), err)
-			}
-		}
-	}
-	// Adding is the same as for a new resource: rows already there stay.
-	return addIndexes(ctx, tx, rt, typ, id, next)
 }
 
 // applyMembers applies a membership delta and returns the members actually
@@ -173,17 +143,28 @@ func applyMembers(ctx context.Context, tx *Tx, group string, d *patch.MemberDelt
 	} else {
 		drop = d.Remove
 	}
-	for _, id := range drop {
-		var typ int16
-		err := tx.QueryRow(ctx, `DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2 AND member_id = $3 RETURNING member_type`,
-			tx.Tenant, group, id).Scan(&typ)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
+	if len(drop) > 0 {
+		rows, err := tx.Query(ctx, `DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)
+			RETURNING member_id, member_type`, tx.Tenant, group, drop)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("removing member %s: %w", id, err)
+			return nil, nil, nil, fmt.Errorf("removing members: %w", err)
 		}
-		removed = append(removed, change.Member{ID: id, Type: typeName(typ)})
+		gone := map[string]int16{}
+		var mid string
+		var mtyp int16
+		if _, err := pgx.ForEachRow(rows, []any{&mid, &mtyp}, func() error {
+			gone[mid] = mtyp
+			return nil
+		}); err != nil {
+			return nil, nil, nil, fmt.Errorf("removing members: %w", err)
+		}
+		// In the order asked for, each once.
+		for _, id := range drop {
+			if t, ok := gone[id]; ok {
+				removed = append(removed, change.Member{ID: id, Type: typeName(t)})
+				delete(gone, id)
+			}
+		}
 	}
 	if added, skipped, err = addMembers(ctx, tx, group, adds); err != nil {
 		return nil, nil, nil, err

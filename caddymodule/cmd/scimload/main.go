@@ -58,6 +58,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
 	"io"
 	"net/http"
 	"os"
@@ -92,16 +93,20 @@ type options struct {
 	scimOptions []string
 	// serverEnv is added to caddy's environment.
 	serverEnv []string
-	mix       mix
-	bigGroup  int
-	adds      int
-	insecure  bool
-	keep      bool
-	jsonOut   string
-	seed      uint64
-	skipBase  bool
-	usersFlag string
-	mixFlag   string
+	// postgres runs the store on a private PostgreSQL server, with
+	// pgSettings as its settings.
+	postgres   bool
+	pgSettings map[string]string
+	mix        mix
+	bigGroup   int
+	adds       int
+	insecure   bool
+	keep       bool
+	jsonOut    string
+	seed       uint64
+	skipBase   bool
+	usersFlag  string
+	mixFlag    string
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -129,6 +134,18 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "pause after preloading, before measuring")
 	flag.Func("scim-option", "a line for the global scim option, e.g. \"cache_size 32MiB\"; repeatable", func(v string) error {
 		o.scimOptions = append(o.scimOptions, v)
+		return nil
+	})
+	flag.BoolVar(&o.postgres, "postgres", false, "keep the store in a private PostgreSQL server (on 127.0.0.1, in the temporary directory, found or installed as the tests do) instead of Badger; its CPU time is reported apart")
+	flag.Func("postgres-setting", "a PostgreSQL server setting with -postgres, e.g. shared_buffers=256MB; repeatable", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want NAME=VALUE, got %q", v)
+		}
+		if o.pgSettings == nil {
+			o.pgSettings = map[string]string{}
+		}
+		o.pgSettings[k] = val
 		return nil
 	})
 	flag.Func("server-env", "an environment variable for caddy, e.g. GOMEMLIMIT=400MiB; repeatable", func(v string) error {
@@ -222,6 +239,8 @@ type runner struct {
 	mu   sync.Mutex
 	live *proc // nil once cleaned up
 	over bool
+	// pg is the PostgreSQL server with -postgres.
+	pg *pgtest.Server
 }
 
 // track makes p the caddy that cleanup ends; after cleanup, p is ended at
@@ -246,6 +265,11 @@ func (r *runner) cleanup() {
 		r.mu.Unlock()
 		if p != nil {
 			p.shutdown(10 * time.Second)
+		}
+		if r.pg != nil {
+			if err := r.pg.Stop(); err != nil {
+				say("stopping PostgreSQL: %v", err)
+			}
 		}
 		switch {
 		case r.dir == "":
@@ -317,6 +341,26 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if res.Backend == "" {
 		res.Backend = "none"
 	}
+	res.Storage = "badger"
+	if o.postgres {
+		say("starting PostgreSQL")
+		pg, err := pgtest.Options{Settings: o.pgSettings}.Launch()
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.pg = pg
+		r.mu.Unlock()
+		dsn, err := pg.NewDatabase("scimload")
+		if err != nil {
+			return nil, err
+		}
+		o.scimOptions = append(o.scimOptions, "storage postgres {env.SCIMLOAD_DATABASE_URL}")
+		o.serverEnv = append(o.serverEnv, "SCIMLOAD_DATABASE_URL="+dsn)
+		r.opt = o
+		res.Storage = "postgres"
+		res.DatabaseSettings = o.pgSettings
+	}
 	say("starting %s in %s", o.caddy, dir)
 	s := site{Dir: dir, Admin: ports[0], Port: ports[1], Backend: o.backend, Options: o.scimOptions}
 	p, c, err := r.start(ctx, s, "Caddyfile")
@@ -344,6 +388,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		sz.RSSMiB, sz.AnonMiB, sz.FileMiB, sz.PeakMiB = mib(rss), mib(anon), mib(file), mib(peak)
 		app, alloc := diskUse(filepath.Join(dir, "scim"))
 		sz.DiskMiB, sz.DiskAllocatedMiB = round(float64(app)/(1<<20), 1), round(float64(alloc)/(1<<20), 1)
+		if r.pg != nil {
+			app, alloc := diskUse(r.pg.Dir())
+			sz.DiskMiB, sz.DiskAllocatedMiB = round(float64(app)/(1<<20), 1), round(float64(alloc)/(1<<20), 1)
+		}
 		sz.IndexedGET = r.phase(ctx, p.pid(), "indexed GET", o.duration, always(opFilter), do)
 		if o.opDuration > 0 {
 			for _, w := range writePhases {

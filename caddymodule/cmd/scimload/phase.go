@@ -30,17 +30,21 @@ type Phase struct {
 	// ServerCPUms is the CPU time of caddy and its child processes per
 	// request, in milliseconds; ServerCores that time over the phase, in
 	// cores.
-	ServerCPUms  float64 `json:"server_cpu_ms_per_request"`
-	ServerCores  float64 `json:"server_cores"`
-	ClientCores  float64 `json:"client_cores"`
-	MachineCores float64 `json:"machine_busy_cores"`
-	Processes    int     `json:"server_processes"`
+	ServerCPUms float64 `json:"server_cpu_ms_per_request"`
+	ServerCores float64 `json:"server_cores"`
+	// DatabaseCPUms and DatabaseCores are the same for the PostgreSQL
+	// server, with -postgres.
+	DatabaseCPUms float64 `json:"database_cpu_ms_per_request,omitempty"`
+	DatabaseCores float64 `json:"database_cores,omitempty"`
+	ClientCores   float64 `json:"client_cores"`
+	MachineCores  float64 `json:"machine_busy_cores"`
+	Processes     int     `json:"server_processes"`
 }
 
 // others is the machine's busy time, in cores, that neither the server nor
 // the load generator used: other work on the machine during the phase.
 func (p Phase) others() float64 {
-	return round(max(0, p.MachineCores-p.ServerCores-p.ClientCores), 2)
+	return round(max(0, p.MachineCores-p.ServerCores-p.DatabaseCores-p.ClientCores), 2)
 }
 
 // Non2xx is the sum of the phase's non-2xx answers and transport errors.
@@ -64,6 +68,7 @@ func (r *runner) phase(ctx context.Context, pid int, name string, dur time.Durat
 		ws[i] = &worker{n: i, rng: rand.New(rand.NewPCG(r.opt.seed, uint64(i)<<8|uint64(len(name))))}
 	}
 	srv0, _, _ := treeTicks(pid)
+	db0 := r.databaseTicks()
 	cli0, busy0 := selfCPU(), busyTicks()
 	t0 := time.Now()
 	end := t0.Add(dur)
@@ -80,6 +85,7 @@ func (r *runner) phase(ctx context.Context, pid int, name string, dur time.Durat
 	wg.Wait()
 	wall := time.Since(t0)
 	srv1, procs, _ := treeTicks(pid)
+	db1 := r.databaseTicks()
 	cli1, busy1 := selfCPU(), busyTicks()
 
 	ph := Phase{Name: name, Seconds: round(wall.Seconds(), 2), Processes: procs}
@@ -102,6 +108,10 @@ func (r *runner) phase(ctx context.Context, pid int, name string, dur time.Durat
 		ph.ServerCPUms = round(serverSec*1000/float64(ph.Requests), 3)
 	}
 	ph.ServerCores = round(serverSec/wall.Seconds(), 2)
+	if dbSec := float64(db1-db0) / userHZ; r.pg != nil && ph.Requests > 0 {
+		ph.DatabaseCPUms = round(dbSec*1000/float64(ph.Requests), 3)
+		ph.DatabaseCores = round(dbSec/wall.Seconds(), 2)
+	}
 	ph.ClientCores = round((cli1-cli0).Seconds()/wall.Seconds(), 2)
 	ph.MachineCores = round(float64(busy1-busy0)/userHZ/wall.Seconds(), 2)
 	say("%s: %.0f req/s, %d non-2xx, server %.2f cores, client %.2f cores", name, ph.PerSec, ph.Non2xx(), ph.ServerCores, ph.ClientCores)
@@ -190,4 +200,14 @@ func (r *runner) bigGroup(ctx context.Context, c *scim, d *directory, n int) (*B
 	}
 	say("add one member: %s p99 %.2f ms, %s p99 %.2f ms", bg.Big.Op, bg.Big.P99ms, bg.Small.Op, bg.Small.P99ms)
 	return bg, nil
+}
+
+// databaseTicks is the CPU time, in ticks, of the PostgreSQL server's
+// processes with -postgres, 0 without.
+func (r *runner) databaseTicks() uint64 {
+	if r.pg == nil {
+		return 0
+	}
+	t, _, _ := treeTicks(r.pg.PID())
+	return t
 }

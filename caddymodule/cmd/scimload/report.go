@@ -11,31 +11,36 @@ import (
 
 // Result is a whole run.
 type Result struct {
-	Machine            Machine   `json:"machine"`
-	Binary             string    `json:"binary"`
-	Args               []string  `json:"args"`
-	Backend            string    `json:"backend"`
-	Workers            int       `json:"workers"`
-	Duration           string    `json:"duration"`
-	Mix                string    `json:"mix"`
-	PreloadConcurrency int       `json:"preload_concurrency"`
-	Sizes              []Size    `json:"sizes"`
-	Baseline           *Baseline `json:"baseline,omitempty"`
+	Machine Machine  `json:"machine"`
+	Binary  string   `json:"binary"`
+	Args    []string `json:"args"`
+	Backend string   `json:"backend"`
+	// Storage is the engine: badger, or postgres with -postgres.
+	Storage            string            `json:"storage"`
+	DatabaseSettings   map[string]string `json:"database_settings,omitempty"`
+	Workers            int               `json:"workers"`
+	Duration           string            `json:"duration"`
+	Mix                string            `json:"mix"`
+	PreloadConcurrency int               `json:"preload_concurrency"`
+	Sizes              []Size            `json:"sizes"`
+	Baseline           *Baseline         `json:"baseline,omitempty"`
 }
 
 // Size is what was measured with one number of preloaded users.
 type Size struct {
-	Users            int       `json:"users"`
-	UsersInStore     int       `json:"users_in_store"`
-	Groups           int       `json:"groups"`
-	PreloadSeconds   float64   `json:"preload_seconds"`
-	Mix              Phase     `json:"mix"`
-	IndexedGET       Phase     `json:"indexed_get"`
-	Writes           []Phase   `json:"writes,omitempty"`
-	RSSMiB           float64   `json:"rss_mib"`
-	AnonMiB          float64   `json:"rss_anon_mib"`
-	FileMiB          float64   `json:"rss_file_mib"`
-	PeakMiB          float64   `json:"rss_peak_mib"`
+	Users          int     `json:"users"`
+	UsersInStore   int     `json:"users_in_store"`
+	Groups         int     `json:"groups"`
+	PreloadSeconds float64 `json:"preload_seconds"`
+	Mix            Phase   `json:"mix"`
+	IndexedGET     Phase   `json:"indexed_get"`
+	Writes         []Phase `json:"writes,omitempty"`
+	RSSMiB         float64 `json:"rss_mib"`
+	AnonMiB        float64 `json:"rss_anon_mib"`
+	FileMiB        float64 `json:"rss_file_mib"`
+	PeakMiB        float64 `json:"rss_peak_mib"`
+	// DiskMiB is the store's size on disk: Badger's directory, or with
+	// -postgres the PostgreSQL server's (data and write-ahead log).
 	DiskMiB          float64   `json:"disk_mib"`
 	DiskAllocatedMiB float64   `json:"disk_allocated_mib"`
 	BigGroup         *BigGroup `json:"big_group,omitempty"`
@@ -50,7 +55,7 @@ type Baseline struct {
 func (r *Result) table(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s GiB, %s, Linux %s, load average at start %s\n", m.CPUs, m.CPUModel, m.MemGiB, m.Go, m.Kernel, m.LoadAvg)
-	fmt.Fprintf(w, "backend %s, %d workers, %s per phase, mix %s\n", r.Backend, r.Workers, r.Duration, r.Mix)
+	fmt.Fprintf(w, "storage %s, backend %s, %d workers, %s per phase, mix %s\n", r.Storage, r.Backend, r.Workers, r.Duration, r.Mix)
 
 	fmt.Fprintln(w, "\nper size (after the mix phase):")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
@@ -62,9 +67,9 @@ func (r *Result) table(w io.Writer) {
 
 	fmt.Fprintln(w, "\nper phase:")
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "users\tphase\treq/s\tnon-2xx\tserver CPU ms/req\tserver cores\tclient cores\tmachine cores\tother cores\t")
+	fmt.Fprintln(tw, "users\tphase\treq/s\tnon-2xx\tserver CPU ms/req\tdatabase CPU ms/req\tserver cores\tdatabase cores\tclient cores\tmachine cores\tother cores\t")
 	prow := func(users string, p Phase) {
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", users, p.Name, p.PerSec, p.Non2xx(), p.ServerCPUms, p.ServerCores, p.ClientCores, p.MachineCores, p.others())
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t%.3f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", users, p.Name, p.PerSec, p.Non2xx(), p.ServerCPUms, p.DatabaseCPUms, p.ServerCores, p.DatabaseCores, p.ClientCores, p.MachineCores, p.others())
 	}
 	for _, s := range r.Sizes {
 		prow(fmt.Sprint(s.Users), s.Mix)
@@ -77,7 +82,7 @@ func (r *Result) table(w io.Writer) {
 		prow("-", b.Phase)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(other cores: the machine's busy time not spent by caddy or this tool; more than a few hundredths means something else ran)")
+	fmt.Fprintln(w, "(database: the PostgreSQL server's processes with -postgres; other cores: the machine's busy time not spent by caddy, the database or this tool; more than a few hundredths means something else ran)")
 
 	fmt.Fprintln(w, "\nper operation:")
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)

@@ -142,6 +142,11 @@ func (o Options) Start(tb testing.TB) *Server {
 	return s
 }
 
+// Launch starts a server outside a test, for a command such as a load
+// benchmark, finding or installing PostgreSQL as Start does; the caller
+// stops it with Stop.
+func (o Options) Launch() (*Server, error) { return o.start() }
+
 // DSN returns the connection string of database dbname on the server, as
 // the superuser postgres, which needs no password here.
 func (s *Server) DSN(dbname string) string {
@@ -161,18 +166,27 @@ func (s *Server) DSN(dbname string) string {
 // call gets a new one, also when tests run more than once (-count).
 func (s *Server) CreateDatabase(tb testing.TB, name string) string {
 	tb.Helper()
+	dsn, err := s.NewDatabase(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dsn
+}
+
+// NewDatabase is CreateDatabase outside a test: it returns the error.
+func (s *Server) NewDatabase(name string) (string, error) {
 	db := fmt.Sprintf("%s_%d", identifier(name), s.databases.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
 	if err != nil {
-		tb.Fatalf("connecting to create database %s: %v", db, err)
+		return "", fmt.Errorf("connecting to create database %s: %w", db, err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
-		tb.Fatalf("creating database %s: %v", db, err)
+		return "", fmt.Errorf("creating database %s: %w", db, err)
 	}
-	return s.DSN(db)
+	return s.DSN(db), nil
 }
 
 // Connect opens a connection to dsn, closed when the test ends, and fails
@@ -188,6 +202,10 @@ func Connect(tb testing.TB, dsn string) *pgx.Conn {
 	tb.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
+
+// PID is the process id of the server's postmaster, the parent of its
+// other processes.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Port returns the TCP port the server listens on at 127.0.0.1.
 func (s *Server) Port() int { return s.port }
