@@ -113,7 +113,7 @@ func (s *shared) openEngine(ctx context.Context) (engine, error) {
 			JournalRetention: s.memory.JournalRetention})
 	}
 	cfg := s.postgres
-	pg, err := postgres.Open(ctx, postgres.Options{DSN: cfg.DSN, MaxConns: cfg.MaxConns, Instance: cfg.Instance,
+	pg, err := postgres.Open(ctx, postgres.Options{DSN: cfg.DSN, MaxConns: cfg.MaxConns, Instance: cfg.Instance, JournalRetention: s.memory.JournalRetention,
 		Logger: s.logger.Named("store"), Now: func() time.Time { return now() }})
 	if err != nil {
 		return nil, err

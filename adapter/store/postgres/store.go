@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+
+	"github.com/caddy-scim/caddy-scim/adapter/store"
 )
 
 // Options configure a Store.
@@ -30,6 +33,13 @@ type Options struct {
 	// it: another process takes a dead one's leases over that long after
 	// its last renewal. Defaults to 10s; at least 1s.
 	LeaseTTL time.Duration
+	// JournalRetention is how long delivered journal entries are kept
+	// (see CompactJournal); 0 means store.DefaultJournalRetention.
+	JournalRetention time.Duration
+	// MaintenanceInterval is how often one of the instances compacts the
+	// journal; 0 means store.DefaultMaintenanceInterval, and a negative
+	// value never does.
+	MaintenanceInterval time.Duration
 }
 
 // Store keeps the SCIM store in PostgreSQL.
@@ -38,6 +48,11 @@ type Store struct {
 	opts   Options
 	write  *Committer
 	leases *Leases
+
+	// stop ends the maintenance loop, which closes done.
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // Open connects to the database, brings its schema up to date (see
@@ -89,11 +104,25 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now), leases: leases}, nil
+	if opts.JournalRetention <= 0 {
+		opts.JournalRetention = store.DefaultJournalRetention
+	}
+	if opts.MaintenanceInterval == 0 {
+		opts.MaintenanceInterval = store.DefaultMaintenanceInterval
+	}
+	s := &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now), leases: leases,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.maintain()
+	return s, nil
 }
 
-// Close closes the connection pool. It is safe to call more than once.
+// Close stops the maintenance loop and closes the connection pool. It is
+// safe to call more than once.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.pool.Close()
+	})
 	return nil
 }
