@@ -138,8 +138,10 @@ type Options struct {
 	// again every LeaseRenew (a notification does not cut that wait short,
 	// so that a busy tenant's writes do not hammer the lease) until it gets
 	// the lease or finds the journal delivered, and then parks. The holder
-	// renews the lease whenever it is LeaseRenew old, between batches and
-	// during backoffs, and gives it up once nothing is left to deliver, on
+	// renews the lease whenever it is LeaseRenew old: between batches,
+	// during backoffs, and while the backend applies a batch, which is
+	// cut short (its context cancelled) if a renewal finds the lease
+	// taken over. It gives the lease up once nothing is left to deliver, on
 	// RemoveTarget and on Stop. Cancelling Start's context alone gives
 	// nothing up: the leases expire, as when the process dies. Nil
 	// delivers without leases.

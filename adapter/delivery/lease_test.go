@@ -389,3 +389,72 @@ func TestLeaseLostInTheStore(t *testing.T) {
 		})
 	}
 }
+
+// slowBackend applies a batch slowly, until its context is cancelled.
+type slowBackend struct {
+	per       time.Duration
+	cancelled atomic.Bool
+	applied   atomic.Uint64
+}
+
+func (b *slowBackend) Apply(ctx context.Context, events []change.Event) (uint64, error) {
+	for _, ev := range events {
+		select {
+		case <-ctx.Done():
+			b.cancelled.Store(true)
+			return b.applied.Load(), ctx.Err()
+		case <-time.After(b.per):
+		}
+		if ev.Seq > b.applied.Load() {
+			b.applied.Store(ev.Seq)
+		}
+	}
+	return b.applied.Load(), nil
+}
+
+// TestLeaseRenewedWhileABatchIsApplied: a batch the backend takes many
+// lease renewal periods over keeps the lease the whole time, and is not
+// cut short.
+func TestLeaseRenewedWhileABatchIsApplied(t *testing.T) {
+	s := openMem(t)
+	createUsers(t, s, tenant, "u", 10)
+	l := newFakeLease()
+	opts := leased(l, 20*time.Millisecond)
+	be := &slowBackend{per: 25 * time.Millisecond}
+	d := start(t, s, opts)
+	d.SetTarget(tenant, be)
+	waitFor(t, 5*time.Second, "the batch", func() bool { return be.applied.Load() == 10 })
+	if be.cancelled.Load() {
+		t.Fatal("the batch was cut short while the lease was held")
+	}
+	// 250 ms of applying at one renewal per 20 ms: the lease was renewed
+	// during the batch, not only before and after it.
+	if n, _, _ := l.counts(tenant); n < 6 {
+		t.Fatalf("the lease was asked for %d times during a batch of 250 ms", n)
+	}
+	waitFor(t, 2*time.Second, "the cursor", func() bool { return status(t, d, tenant).Delivered == 10 })
+}
+
+// TestBatchCutShortWhenTheLeaseIsTakenOver: when a renewal during a batch
+// finds that another process took the lease over, the batch's context is
+// cancelled and the cursor is not moved by this process.
+func TestBatchCutShortWhenTheLeaseIsTakenOver(t *testing.T) {
+	s := openMem(t)
+	createUsers(t, s, tenant, "u", 40)
+	l := newFakeLease()
+	opts := leased(l, 20*time.Millisecond)
+	opts.BatchSize = 40
+	be := &slowBackend{per: 25 * time.Millisecond}
+	d := start(t, s, opts)
+	d.SetTarget(tenant, be)
+	waitFor(t, 2*time.Second, "the batch to start", func() bool { return be.applied.Load() >= 2 })
+	l.setBusy(true)
+	waitFor(t, 2*time.Second, "the batch to be cut short", func() bool { return be.cancelled.Load() })
+	if got := be.applied.Load(); got >= 40 {
+		t.Fatalf("the whole batch was applied (%d) after the lease was taken over", got)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if c := status(t, d, tenant).Delivered; c != 0 {
+		t.Fatalf("the cursor moved to %d after the lease was lost", c)
+	}
+}

@@ -330,9 +330,18 @@ func (w *worker) step(ctx context.Context) (bool, error) {
 	}
 	last := events[len(events)-1].Seq
 	target, actx, end := w.begin(ctx)
-	applied, aerr := target.Apply(actx, events)
+	kctx, stopKeeping := w.keepLease(actx)
+	applied, aerr := target.Apply(kctx, events)
+	lost := stopKeeping()
 	interrupted := actx.Err() != nil
 	end()
+	if lost {
+		// Another process took the tenant over while the backend applied
+		// the batch, which was cut short: what got applied is the new
+		// holder's to record (the backend skips what it has), and this
+		// process may not move the cursor any more.
+		return false, fmt.Errorf("renewing the lease while events %d to %d were applied: %w", events[0].Seq, last, store.ErrLeaseLost)
+	}
 	applied = min(max(applied, w.state.Cursor), last)
 
 	if aerr != nil && (ctx.Err() != nil || interrupted) {
@@ -425,4 +434,63 @@ func (w *worker) invalid(ctx context.Context, applied uint64, ev change.Event, e
 	w.d.log.Warn("event dead-lettered", fTenant(w.tenant), zap.Uint64(keySeq, ev.Seq), zap.String(keyKind, string(ev.Kind)),
 		zap.String(keyResourceID, ev.ID), zap.Int(keyAttempts, dl.Attempts), zap.Error(err))
 	return true, nil
+}
+
+// keepLease renews the tenant's lease every LeaseRenew while one Apply
+// runs, so that a batch the backend takes long over does not outlast the
+// lease and get delivered by a second process at the same time. The
+// context it returns is cancelled when a renewal finds the lease taken
+// over; stop ends the renewals and reports whether that happened. An
+// error renewing is retried at the next tick: the lease lasts several
+// ticks, and the fencing of the cursor covers the rest. Without a Lease
+// it does nothing.
+func (w *worker) keepLease(ctx context.Context) (context.Context, func() (lost bool)) {
+	l := w.d.opts.Lease
+	if l == nil {
+		return ctx, func() bool { return false }
+	}
+	kctx, cancel := context.WithCancel(ctx)
+	var lostIt atomic.Bool
+	var renewed atomic.Int64
+	quit, done := make(chan struct{}), make(chan struct{})
+	first := max(w.d.opts.LeaseRenew-time.Since(w.acquired), 0)
+	go func() {
+		defer close(done)
+		t := time.NewTimer(first)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-kctx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := l.AcquireDelivery(kctx, w.tenant)
+			switch {
+			case err == nil && !ok:
+				lostIt.Store(true)
+				cancel()
+				return
+			case err == nil:
+				renewed.Store(time.Now().UnixNano())
+			case kctx.Err() == nil:
+				w.d.log.Warn("renewing the delivery lease", fTenant(w.tenant), zap.Error(err))
+			}
+			t.Reset(w.d.opts.LeaseRenew)
+		}
+	}()
+	return kctx, func() bool {
+		close(quit)
+		<-done
+		cancel()
+		if r := renewed.Load(); r != 0 {
+			w.acquired = time.Unix(0, r)
+		}
+		if lostIt.Load() {
+			w.held.Store(false)
+			return true
+		}
+		return false
+	}
 }
