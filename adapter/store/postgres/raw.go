@@ -49,9 +49,13 @@ func (s *Store) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceT
 			if ix.Unique() {
 				table = "scim_unique"
 			}
-			rows, err := s.pool.Query(ctx, `SELECT r.id, r.data FROM `+table+` x
-				JOIN scim_resources r ON r.tenant = x.tenant AND r.type = x.type AND r.id = x.id
-				WHERE x.tenant = $1 AND x.type = $2 AND x.attr = $3 AND x.value = $4`, tenant, typ, ix.Attr(), ix.Key(value))
+			// The ids as an array the outer scan takes whole: its index
+			// condition is then the full primary key whatever the
+			// planner's statistics say (a join, before the first
+			// ANALYZE, may read a tenant's resources one by one).
+			rows, err := s.pool.Query(ctx, `SELECT id, data FROM scim_resources WHERE tenant = $1 AND type = $2
+				AND id = ANY(ARRAY(SELECT id FROM `+table+` WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4))`,
+				tenant, typ, ix.Attr(), ix.Key(value))
 			if err != nil {
 				return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
 			}

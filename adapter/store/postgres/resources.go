@@ -146,6 +146,7 @@ func (s *Store) Create(ctx context.Context, tenant string, rt *schema.ResourceTy
 	if err != nil {
 		return nil, err
 	}
+	s.grew(1)
 	return out, nil
 }
 
@@ -169,7 +170,7 @@ func addIndexes(ctx context.Context, tx *Tx, rt *schema.ResourceType, typ int16,
 }
 
 // writeIndexes brings the index rows of a resource from old's values (nil
-// for a new resource) to next's: the rows of values next no longer has go,
+// for a new resource) to next's (nil for a deleted one): the rows of values next no longer has go,
 // those of its new values come, a unique one refused with a 409 when
 // another resource holds it. Rows of values both have stay untouched. At
 // most one statement per unique value added, and one each for the rest.
@@ -283,7 +284,10 @@ func addMembers(ctx context.Context, tx *Tx, group string, ms []patch.Member) (a
 	for _, id := range present {
 		isMember[id] = true
 	}
-	rows, err = tx.Query(ctx, `SELECT id, type FROM scim_resources WHERE tenant = $1 AND id = ANY($2)`, tx.Tenant, ids)
+	// By type, so that each half reads the primary key (tenant, type, id)
+	// rather than every resource of the tenant.
+	rows, err = tx.Query(ctx, `SELECT id, type FROM scim_resources WHERE tenant = $1 AND type = 1 AND id = ANY($2)
+		UNION ALL SELECT id, type FROM scim_resources WHERE tenant = $1 AND type = 2 AND id = ANY($2)`, tx.Tenant, ids)
 	if err != nil {
 		return nil, nil, fmt.Errorf("finding members: %w", err)
 	}

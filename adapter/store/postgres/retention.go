@@ -113,3 +113,40 @@ func (s *Store) maintainOnce(ctx context.Context) {
 		s.opts.Logger.Info("compacted the journal", zap.Int64("deleted", n), zap.Duration("took", time.Since(t0)))
 	}
 }
+
+// Statistics refreshed as a store grows. PostgreSQL's planner reads
+// tables by their statistics, which autovacuum refreshes about once a
+// minute at best: until then a table that went from empty to thousands of
+// rows in an IdP's first sync is planned as if it were empty, and a
+// lookup may read a tenant's resources one by one instead of going
+// straight to the key. The store refreshes them itself when the number of
+// resources it created reaches firstAnalyze, then ten times that, up to
+// lastAnalyze; autovacuum keeps them current after.
+const (
+	firstAnalyze = 1000
+	lastAnalyze  = 1000000
+)
+
+// grew records n resources created and refreshes the statistics, in the
+// background, when the count reaches the next threshold.
+func (s *Store) grew(n int64) {
+	c := s.created.Add(n)
+	at := s.analyzeAt.Load()
+	if at > lastAnalyze || c < at || !s.analyzeAt.CompareAndSwap(at, at*10) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		if _, err := s.pool.Exec(ctx, `ANALYZE scim_resources, scim_unique, scim_index, scim_members`); err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("refreshing the planner's statistics", zap.Error(err))
+		}
+	}()
+}

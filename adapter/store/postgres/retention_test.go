@@ -158,3 +158,37 @@ func TestMaintenanceCompactsOnOneInstance(t *testing.T) {
 		t.Fatal("Close did not stop the maintenance loop")
 	}
 }
+
+// TestStatisticsRefreshedAsTheStoreGrows: after the store's first 1,000
+// resources it refreshes the planner's statistics itself, without waiting
+// for autovacuum.
+func TestStatisticsRefreshedAsTheStoreGrows(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(t).CreateDatabase(t, "analyze")
+	s, err := Open(ctx, Options{DSN: dsn, MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := pgtest.Connect(t, dsn)
+	analyzed := func() bool {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'scim_resources' AND last_analyze IS NOT NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	createUsers(t, s, "acme", firstAnalyze-1)
+	time.Sleep(200 * time.Millisecond)
+	if analyzed() {
+		t.Fatal("analyzed before the threshold")
+	}
+	createUsers(t, s, "acme", 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for !analyzed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the statistics were never refreshed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

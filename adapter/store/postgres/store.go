@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,6 +49,11 @@ type Store struct {
 	opts   Options
 	write  *Committer
 	leases *Leases
+
+	// created counts resources this instance created, and analyzeAt is
+	// the count at which it next refreshes the planner's statistics.
+	created   atomic.Int64
+	analyzeAt atomic.Int64
 
 	// stop ends the maintenance loop, which closes done.
 	stop      chan struct{}
@@ -112,6 +118,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now), leases: leases,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	s.analyzeAt.Store(firstAnalyze)
 	go s.maintain()
 	return s, nil
 }

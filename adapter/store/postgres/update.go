@@ -195,18 +195,22 @@ func (s *Store) DeleteIf(ctx context.Context, tenant string, rt *schema.Resource
 				return err
 			}
 		}
-		for _, q := range []string{
-			`DELETE FROM scim_resources WHERE tenant = $1 AND type = $2 AND id = $3`,
-			`DELETE FROM scim_unique WHERE tenant = $1 AND type = $2 AND id = $3`,
-			`DELETE FROM scim_index WHERE tenant = $1 AND type = $2 AND id = $3`,
-		} {
-			if _, err := tx.Exec(ctx, q, tenant, typ, id); err != nil {
-				return fmt.Errorf("deleting %s %s: %w", rt.Name, id, err)
-			}
+		if _, err := tx.Exec(ctx, `DELETE FROM scim_resources WHERE tenant = $1 AND type = $2 AND id = $3`, tenant, typ, id); err != nil {
+			return fmt.Errorf("deleting %s %s: %w", rt.Name, id, err)
 		}
-		// Edges in which it is the member, and, for a group, its own.
-		if _, err := tx.Exec(ctx, `DELETE FROM scim_members WHERE tenant = $1 AND (member_id = $2 OR group_id = $2)`, tenant, id); err != nil {
+		// The index rows of its values, by their keys.
+		if err := writeIndexes(ctx, tx, rt, typ, id, cur, nil); err != nil {
+			return err
+		}
+		// Edges in which it is the member (by the reverse index), and,
+		// for a group, its own (by the primary key).
+		if _, err := tx.Exec(ctx, `DELETE FROM scim_members WHERE tenant = $1 AND member_id = $2`, tenant, id); err != nil {
 			return fmt.Errorf("deleting the memberships of %s %s: %w", rt.Name, id, err)
+		}
+		if typ == typeGroup {
+			if _, err := tx.Exec(ctx, `DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2`, tenant, id); err != nil {
+				return fmt.Errorf("deleting the members of group %s: %w", id, err)
+			}
 		}
 		ev := change.ForGroup(id, cur, nil)
 		if typ == typeUser {
