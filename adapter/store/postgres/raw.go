@@ -93,10 +93,14 @@ func (s *Store) plainRaw(ctx context.Context, tenant string, typ int16, start, n
 	if typ == typeGroup {
 		col = "group_count"
 	}
+	// The page's first id is found by skipping ids alone, which an
+	// index-only scan of the primary key does without reading a row; only
+	// the page's own rows are read.
 	rows, err := s.pool.Query(ctx, `SELECT t.n, p.data FROM
 		(SELECT COALESCE((SELECT `+col+` FROM scim_tenant_state WHERE tenant = $1), 0) AS n) t
 		LEFT JOIN LATERAL (SELECT data FROM scim_resources WHERE tenant = $1 AND type = $2
-			ORDER BY id OFFSET $3 LIMIT $4) p ON true`, tenant, typ, start-1, n)
+			AND id >= (SELECT id FROM scim_resources WHERE tenant = $1 AND type = $2 ORDER BY id OFFSET $3 LIMIT 1)
+			ORDER BY id LIMIT $4) p ON true`, tenant, typ, start-1, n)
 	if err != nil {
 		return 0, nil, fmt.Errorf("reading a page: %w", err)
 	}
