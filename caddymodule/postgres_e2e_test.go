@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-scim/caddy-scim/adapter/store/postgres"
 	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
+	"github.com/caddy-scim/caddy-scim/adapter/tenants"
+	"github.com/caddy-scim/caddy-scim/adapter/tokens"
 )
 
 // postgresCaddyfile is pharosCaddyfile on the PostgreSQL engine, the DSN
@@ -103,4 +107,68 @@ func TestPostgresSettingsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPostgresChangesFromAnotherInstance: a running instance follows what
+// another instance sharing the database does to runtime tenants and
+// tokens, through notifications, within a second: a tenant enabled
+// elsewhere is served, a token issued elsewhere is accepted, a token
+// revoked elsewhere is refused although this instance has it cached, and
+// a tenant disabled elsewhere stops being served.
+func TestPostgresChangesFromAnotherInstance(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(t).CreateDatabase(t, "caddy_other")
+	t.Setenv("SCIM_TEST_DSN", dsn)
+	in := startCaddy(t, strings.Replace(postgresCaddyfile, "\t\ttenant print {", "\t\truntime_tenants {\n\t\t}\n\t\ttenant print {", 1))
+	other, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Instance: "other", MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	reg, err := tenants.Load(ctx, other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within a second", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	served := func(token string) func() bool {
+		return func() bool {
+			status, _, _, err := in.try("GET", "/scim/v2/acme/Users", token, "")
+			return err == nil && status == 200
+		}
+	}
+	if _, err := reg.Put(ctx, tenants.Record{Name: "acme", Profile: DefaultProfile}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mgr := tokens.NewManager(other, nil)
+	issued, err := mgr.Issue(ctx, "acme", tokens.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within("a tenant enabled and a token issued on another instance", served(issued.Token))
+	// Cached here now; revoked there.
+	if _, err := mgr.Revoke(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	within("a token revoked on another instance refused", func() bool { return !served(issued.Token)() })
+	again, err := mgr.Issue(ctx, "acme", tokens.IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within("a new token", served(again.Token))
+	if _, err := reg.Disable(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	within("a tenant disabled on another instance no longer served", func() bool {
+		status, _, _, err := in.try("GET", "/scim/v2/acme/Users", again.Token, "")
+		return err == nil && status == 404
+	})
 }
