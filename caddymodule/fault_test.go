@@ -181,7 +181,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // example vendor plugin, run with "backend exec".
 func TestBackendOutage(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "webhook")
-	if out, err := exec.Command("go", "build", "-o", bin, "../examples/webhook").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-C", "../examples/webhook", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building the example plugin: %v\n%s", err, out)
 	}
 	rcv := &receiver{down: true}

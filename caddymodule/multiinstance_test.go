@@ -281,10 +281,11 @@ func buildBinaries(t *testing.T) (caddyBin, pluginBin string) {
 	caddyBin, pluginBin = filepath.Join(dir, "caddy"), filepath.Join(dir, "webhook")
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, b := range [][2]string{{caddyBin, "./cmd/caddy"}, {pluginBin, "../examples/webhook"}} {
+	// The example plugin is a module of its own: it is built in its directory.
+	for i, b := range [][3]string{{caddyBin, ".", "./cmd/caddy"}, {pluginBin, "../examples/webhook", "."}} {
 		wg.Go(func() {
-			if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
-				errs[i] = fmt.Errorf("building %s: %v\n%s", b[1], err, out)
+			if out, err := exec.Command("go", "build", "-C", b[1], "-o", b[0], b[2]).CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("building %s: %v\n%s", filepath.Join(b[1], b[2]), err, out)
 			}
 		})
 	}
