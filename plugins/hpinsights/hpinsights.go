@@ -11,9 +11,6 @@
 package hpinsights
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/caddy-scim/caddy-scim/plugins/internal/printstore"
@@ -30,12 +27,13 @@ const Version = "1.0.0"
 // configured by the host and must be closed with Close.
 type Backend struct {
 	// The shared print-management store provides Describe, Configure,
-	// Apply, Action, Purge and Close.
+	// Apply, Action, Inspect, Purge and Close.
 	*printstore.Backend[profile]
 }
 
 // profile is what the product keeps about a user besides email, cards and
-// groups.
+// groups. Its JSON members follow the email in each user of the Inspect
+// JSON, so they match User's fields in name and order.
 type profile struct {
 	DisplayName string `json:"display_name"`
 	EmployeeID  string `json:"employee_id"`
@@ -51,6 +49,7 @@ func New() sdk.Backend {
 		Description:            "HP Insights-style print management: users by work email with display name, employee id, office, department and badge cards; print-policy groups by name.",
 		KeyName:                "email",
 		RequiredUserAttributes: []string{"emails"},
+		GroupsName:             "policy_groups",
 		MapUser:                mapUser,
 	})}
 }
@@ -122,7 +121,8 @@ func office(addrs []sdk.Address) string {
 	return ""
 }
 
-// Store is the product store as Inspect shows it.
+// Store is the product store as Inspect shows it: its JSON decodes into
+// a Store, sorted by email, group name and card.
 type Store struct {
 	Users         []User         `json:"users"`
 	PolicyGroups  []PolicyGroup  `json:"policy_groups"`
@@ -154,34 +154,6 @@ type PolicyGroup struct {
 type RetainedCard struct {
 	Card  string `json:"card"`
 	Email string `json:"email"`
-}
-
-// Inspect returns the product store as the JSON of a Store, sorted by
-// email, group name and card.
-func (b *Backend) Inspect(ctx context.Context, req *sdk.InspectRequest) (*sdk.InspectResponse, error) {
-	snap, err := b.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := Store{Users: []User{}, PolicyGroups: []PolicyGroup{}, RetainedCards: []RetainedCard{}, LastSeq: snap.LastSeq}
-	for _, u := range snap.Users {
-		out.Users = append(out.Users, User{
-			Email: u.Key, DisplayName: u.Profile.DisplayName, EmployeeID: u.Profile.EmployeeID,
-			Office: u.Profile.Office, Department: u.Profile.Department,
-			Enabled: u.Enabled, Cards: u.Cards, PolicyGroups: u.Groups, ScimID: u.ScimID,
-		})
-	}
-	for _, g := range snap.Groups {
-		out.PolicyGroups = append(out.PolicyGroups, PolicyGroup{Name: g.Name, Members: g.Members})
-	}
-	for _, r := range snap.Retained {
-		out.RetainedCards = append(out.RetainedCards, RetainedCard{Card: r.Card, Email: r.FormerKey})
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the %s store: %w", Name, err)
-	}
-	return &sdk.InspectResponse{JSON: data}, nil
 }
 
 // Interface guards

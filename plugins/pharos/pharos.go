@@ -10,9 +10,6 @@
 package pharos
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/caddy-scim/caddy-scim/plugins/internal/printstore"
@@ -29,12 +26,13 @@ const Version = "1.0.0"
 // configured by the host and must be closed with Close.
 type Backend struct {
 	// The shared print-management store provides Describe, Configure,
-	// Apply, Action, Purge and Close.
+	// Apply, Action, Inspect, Purge and Close.
 	*printstore.Backend[profile]
 }
 
 // profile is what the product keeps about a user besides login, cards and
-// groups.
+// groups. Its JSON members follow the login in each user of the Inspect
+// JSON, so they match User's fields in name and order.
 type profile struct {
 	Email      string `json:"email"`
 	FullName   string `json:"full_name"`
@@ -50,6 +48,7 @@ func New() sdk.Backend {
 		Description:            "Pharos-style print management: users by login with email, name, department, cost center and badge cards; groups by name.",
 		KeyName:                "login",
 		RequiredUserAttributes: []string{"emails"},
+		GroupsName:             "groups",
 		MapUser:                mapUser,
 	})}
 }
@@ -83,7 +82,8 @@ func mapUser(u *sdk.User) (string, profile, error) {
 	}, nil
 }
 
-// Store is the product store as Inspect shows it.
+// Store is the product store as Inspect shows it: its JSON decodes into
+// a Store, sorted by login, group name and card.
 type Store struct {
 	Users         []User         `json:"users"`
 	Groups        []Group        `json:"groups"`
@@ -115,34 +115,6 @@ type Group struct {
 type RetainedCard struct {
 	Card  string `json:"card"`
 	Login string `json:"login"`
-}
-
-// Inspect returns the product store as the JSON of a Store, sorted by
-// login, group name and card.
-func (b *Backend) Inspect(ctx context.Context, req *sdk.InspectRequest) (*sdk.InspectResponse, error) {
-	snap, err := b.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := Store{Users: []User{}, Groups: []Group{}, RetainedCards: []RetainedCard{}, LastSeq: snap.LastSeq}
-	for _, u := range snap.Users {
-		out.Users = append(out.Users, User{
-			Login: u.Key, Email: u.Profile.Email, FullName: u.Profile.FullName,
-			Department: u.Profile.Department, CostCenter: u.Profile.CostCenter,
-			Enabled: u.Enabled, Cards: u.Cards, Groups: u.Groups, ScimID: u.ScimID,
-		})
-	}
-	for _, g := range snap.Groups {
-		out.Groups = append(out.Groups, Group{Name: g.Name, Members: g.Members})
-	}
-	for _, r := range snap.Retained {
-		out.RetainedCards = append(out.RetainedCards, RetainedCard{Card: r.Card, Login: r.FormerKey})
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the %s store: %w", Name, err)
-	}
-	return &sdk.InspectResponse{JSON: data}, nil
 }
 
 // Interface guards

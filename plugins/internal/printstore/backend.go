@@ -24,9 +24,12 @@ type Product[P any] struct {
 	Version string
 	// Description says what the backend provisions.
 	Description string
-	// KeyName names the product's user key in messages and in the header
-	// of an import file: "login", "email".
+	// KeyName names the product's user key in messages, in the header of
+	// an import file and in the Inspect JSON: "login", "email".
 	KeyName string
+	// GroupsName names the groups in the Inspect JSON, in the store and
+	// on each user: "groups" (the default), "policy_groups".
+	GroupsName string
 	// RequiredUserAttributes are declared to the host in Describe.
 	RequiredUserAttributes []string
 	// MapUser maps a SCIM user to its product key and profile. It returns
@@ -55,6 +58,9 @@ type Backend[P any] struct {
 
 // NewBackend returns an unconfigured backend for p.
 func NewBackend[P any](p Product[P]) *Backend[P] {
+	if p.GroupsName == "" {
+		p.GroupsName = "groups"
+	}
 	return &Backend[P]{product: p, chunk: 1000, settings: DefaultSettings()}
 }
 

@@ -129,12 +129,18 @@ func (h *Harness[S]) InspectJSON() []byte {
 	return resp.JSON
 }
 
-// Inspect returns the backend's Inspect JSON decoded.
+// Inspect returns the backend's Inspect JSON decoded. The test fails
+// unless S encodes back to the same bytes: S documents the JSON, member
+// for member and in order.
 func (h *Harness[S]) Inspect() S {
 	h.T.Helper()
+	data := h.InspectJSON()
 	var s S
-	if err := json.Unmarshal(h.InspectJSON(), &s); err != nil {
+	if err := json.Unmarshal(data, &s); err != nil {
 		h.T.Fatalf("decoding inspect: %v", err)
+	}
+	if again, err := json.Marshal(s); err != nil || !bytes.Equal(again, data) {
+		h.T.Fatalf("the inspect JSON is not what its type describes (%v)\n got %s\nwant %s", err, data, again)
 	}
 	return s
 }
