@@ -263,14 +263,16 @@ func (app *App) status(ctx context.Context, name string) (*TenantStatus, error) 
 		out.Backend = bs
 		if ds.DeadLetters > 0 {
 			st.Warnings = append(st.Warnings, tokens.Warning{Code: "dead_letters",
-				Message: fmt.Sprintf("%d changes could not be applied by the backend; list them with 'caddy scim deadletters --tenant %s' and replay them once fixed", ds.DeadLetters, name)})
+				Message: fmt.Sprintf("%s could not be applied by the backend; list %s with 'caddy scim deadletters --tenant %s' and replay %s once fixed",
+					plural(ds.DeadLetters, "change", "changes"), them(ds.DeadLetters), name, them(ds.DeadLetters))})
 		}
 		// A change the backend refused for good is dead-lettered and
 		// counts as a failure until the next success; delivery is only
 		// failing while changes wait.
 		if ds.ConsecutiveFailures > 0 && ds.Lag > 0 {
 			st.Warnings = append(st.Warnings, tokens.Warning{Code: "delivery_failing",
-				Message: fmt.Sprintf("delivery to the backend is failing (%d attempts, %d changes waiting): %s", ds.ConsecutiveFailures, ds.Lag, ds.LastError)})
+				Message: fmt.Sprintf("delivery to the backend is failing (%s, %s waiting): %s",
+					plural(ds.ConsecutiveFailures, "attempt", "attempts"), plural(int(ds.Lag), "change", "changes"), ds.LastError)})
 		}
 	}
 	return out, nil

@@ -193,7 +193,11 @@ func deadLettersCommand() *cobra.Command {
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), res)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Replayed %d changes; they are delivered again with new sequence numbers.\n", len(res.Replayed))
+				if n := len(res.Replayed); n == 1 {
+					fmt.Fprintln(cmd.OutOrStdout(), "Replayed 1 change; it is delivered again with a new sequence number.")
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "Replayed %d changes; they are delivered again with new sequence numbers.\n", n)
+				}
 				return nil
 			}
 			var list []delivery.DeadLetter
@@ -343,8 +347,8 @@ func printDeadLetters(w io.Writer, list []delivery.DeadLetter) {
 		return
 	}
 	for _, d := range list {
-		fmt.Fprintf(w, "seq %d  %s %s %s  (%d attempts, %s)\n    %s\n", d.Event.Seq, d.Event.Kind, d.Event.ResourceType, d.Event.ID,
-			d.Attempts, d.Time.Format(time.RFC3339), d.Error)
+		fmt.Fprintf(w, "seq %d  %s %s %s  (%s, %s)\n    %s\n", d.Event.Seq, d.Event.Kind, d.Event.ResourceType, d.Event.ID,
+			plural(d.Attempts, "attempt", "attempts"), d.Time.Format(time.RFC3339), d.Error)
 	}
 	fmt.Fprintln(w, "Fix the cause (the backend's settings or the IdP's data), then replay with --replay all.")
 }
@@ -550,8 +554,8 @@ func printStatus(w io.Writer, list []TenantStatus) {
 		}
 		fmt.Fprintf(w, "Last request:  %s\nLast change:   %s\n", when(st.LastRequest), when(st.LastChange))
 		if b := st.Backend; b != nil {
-			fmt.Fprintf(w, "Backend:       %s %s, delivered through %d of %d (%d waiting, %d dead letters)\n",
-				b.Name, b.Version, b.Delivery.Delivered, b.Delivery.Head, b.Delivery.Lag, b.Delivery.DeadLetters)
+			fmt.Fprintf(w, "Backend:       %s %s, delivered through %d of %d (%d waiting, %s)\n",
+				b.Name, b.Version, b.Delivery.Delivered, b.Delivery.Head, b.Delivery.Lag, plural(b.Delivery.DeadLetters, "dead letter", "dead letters"))
 		}
 		if len(st.Warnings) == 0 {
 			fmt.Fprintln(w, "Warnings:      none")

@@ -72,7 +72,7 @@ func (c consoleService) CreateConnection(ctx context.Context, account, name stri
 		return "", err
 	}
 	if len(existing) >= pr.profile.Connections {
-		return "", &console.InvalidError{Message: fmt.Sprintf("Your organization has all %d connections it may have.", pr.profile.Connections)}
+		return "", &console.InvalidError{Message: fmt.Sprintf("Your organization has as many connections as it may have (%d).", pr.profile.Connections)}
 	}
 	tenant := account + "." + name
 	if err := tenants.CheckName(tenant); err != nil {

@@ -453,7 +453,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			secs := retryAfter(wait)
 			// RFC 6585 §4: 429 with Retry-After, which Okta honours.
 			w.Header().Set("Retry-After", fmt.Sprint(secs))
-			writeError(w, scimerr.New(http.StatusTooManyRequests, "", "this tenant's rate limit was exceeded; retry in %d seconds", secs))
+			writeError(w, scimerr.New(http.StatusTooManyRequests, "", "this tenant's rate limit was exceeded; retry in %s", plural(secs, "second", "seconds")))
 			h.oauth.rateLimited.WithLabelValues(name).Inc()
 			h.observe(r, name, op, http.StatusTooManyRequests, start)
 			return nil

@@ -91,7 +91,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request, tenant stri
 		secs := retryAfter(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		fail(http.StatusTooManyRequests, "temporarily_unavailable",
-			fmt.Sprintf("too many failed client authentications for this tenant; retry in %d seconds", secs))
+			"too many failed client authentications for this tenant; retry in "+plural(secs, "second", "seconds"))
 		return
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
