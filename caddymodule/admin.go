@@ -133,6 +133,8 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case rest == "console/links":
 		return a.consoleLinks(w, r, app)
+	case rest == "backup":
+		return serveBackup(w, r, app)
 	case rest == "tenants":
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(http.MethodGet)

@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scim",
-		Usage: "tenant|token|status|oauth|inspect|action|deadletters|backend [--tenant <name>] [--json] [--address <interface>]",
+		Usage: "tenant|token|status|oauth|inspect|action|deadletters|backend|backup|restore [--tenant <name>] [--json] [--address <interface>]",
 		Short: "Generates and revokes SCIM tokens, shows tenant status, runs backend actions",
 		Long: `
 Talks to the admin API of a running Caddy, like 'caddy reload' does.
@@ -66,10 +66,16 @@ and '--replay all' (or --replay <seq>,<seq>) puts them back for delivery.
 backend locally, without a running server, and prints its settings and
 actions.
 
+'caddy scim backup --out <file>' writes a consistent copy of the running
+server's store to a file while it serves; 'caddy scim restore <file>
+[--storage-dir <dir>]' restores one into an empty storage directory, with
+no server running on it.
+
 The admin address comes from --address, or from the config given with
 --config / --adapter, or defaults to localhost:2019. --json prints JSON.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tenantCommand(), consoleCommand(), tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand())
+			cmd.AddCommand(tenantCommand(), consoleCommand(), tokenCommand(), statusCommand(), oauthCommand(), inspectCommand(), actionCommand(), deadLettersCommand(), backendCLICommand(),
+				backupCommand(), restoreCommand())
 		},
 	})
 }
