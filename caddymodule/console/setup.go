@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
 
 	"github.com/caddy-scim/caddy-scim/docs/guides"
 )
@@ -32,8 +33,9 @@ type setupView struct {
 	Connection connectionView
 }
 
-// markdown renders the guides; raw HTML in them is not passed through.
-var markdown = goldmark.New()
+// markdown renders the guides, their tables included; raw HTML in them
+// is not passed through.
+var markdown = goldmark.New(goldmark.WithExtensions(extension.Table))
 
 var (
 	// firstStep is the guide's "## 1." section: getting the Tenant URL and

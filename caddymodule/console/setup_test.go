@@ -66,3 +66,15 @@ func TestSetupWalkthrough(t *testing.T) {
 	admin.get("/console/t/globex/setup/entra").status(http.StatusForbidden)
 	hs.anonymous().get("/console/t/acme/setup/entra").status(http.StatusUnauthorized)
 }
+
+// TestGuideTablesRender: the guides' tables (the Entra dialect table, each
+// backend's required mappings) render as HTML tables, not as raw pipes.
+func TestGuideTablesRender(t *testing.T) {
+	html, err := renderGuide([]byte("# Title\n\nText.\n\n| backend | required |\n|---|---|\n| pharos | `emails` |\n"), "https://x.example/scim/v2/acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "<table>") || !strings.Contains(string(html), "<td>pharos</td>") || strings.Contains(string(html), "|---|") {
+		t.Fatalf("the table rendered as:\n%s", html)
+	}
+}
