@@ -199,72 +199,78 @@ const (
 )
 
 // Change is one normalized change.
+//
+// A Change and its parts have a JSON form, with snake_case keys and
+// optional fields left out when empty, for a backend that passes changes
+// on as they are (examples/webhook posts them so). docs/change-json.md in
+// the repository lists every field. The host sends changes over gRPC, not
+// as JSON.
 type Change struct {
 	// Seq is the tenant's journal sequence number, strictly increasing.
-	Seq uint64
+	Seq uint64 `json:"seq"`
 	// Tenant is the tenant of the change.
-	Tenant string
+	Tenant string `json:"tenant"`
 	// Time is when the change was committed.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// Kind says what happened.
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// User is set for user changes: the user after the change, or before
 	// it for a delete.
-	User *User
+	User *User `json:"user,omitempty"`
 	// Group is set for group and membership changes.
-	Group *Group
+	Group *Group `json:"group,omitempty"`
 	// Members are the members added or removed.
-	Members []Member
+	Members []Member `json:"members,omitempty"`
 	// Changed lists the attributes that changed, for updates.
-	Changed []string
+	Changed []string `json:"changed,omitempty"`
 }
 
 // User is a normalized SCIM user. Attributes holds every attribute,
 // flattened by SCIM path; the other fields are the common ones, ready to
 // use.
 type User struct {
-	ID         string
-	ExternalID string
-	UserName   string
-	Active     bool
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id,omitempty"`
+	UserName   string `json:"user_name"`
+	Active     bool   `json:"active"`
 
-	GivenName     string
-	FamilyName    string
-	MiddleName    string
-	FormattedName string
-	DisplayName   string
-	NickName      string
-	Title         string
-	UserType      string
-	Locale        string
-	Language      string
-	Timezone      string
+	GivenName     string `json:"given_name,omitempty"`
+	FamilyName    string `json:"family_name,omitempty"`
+	MiddleName    string `json:"middle_name,omitempty"`
+	FormattedName string `json:"formatted_name,omitempty"`
+	DisplayName   string `json:"display_name,omitempty"`
+	NickName      string `json:"nick_name,omitempty"`
+	Title         string `json:"title,omitempty"`
+	UserType      string `json:"user_type,omitempty"`
+	Locale        string `json:"locale,omitempty"`
+	Language      string `json:"language,omitempty"`
+	Timezone      string `json:"timezone,omitempty"`
 
 	// Email is the primary email, or else the work email, or else the
 	// first.
-	Email  string
-	Emails []Email
+	Email  string  `json:"email,omitempty"`
+	Emails []Email `json:"emails,omitempty"`
 	// Phone is the primary phone number, or else the work one, or else the
 	// first.
-	Phone        string
-	PhoneNumbers []Phone
-	Addresses    []Address
+	Phone        string    `json:"phone,omitempty"`
+	PhoneNumbers []Phone   `json:"phone_numbers,omitempty"`
+	Addresses    []Address `json:"addresses,omitempty"`
 
 	// Enterprise User extension.
-	EmployeeNumber string
-	CostCenter     string
-	Organization   string
-	Division       string
-	Department     string
+	EmployeeNumber string `json:"employee_number,omitempty"`
+	CostCenter     string `json:"cost_center,omitempty"`
+	Organization   string `json:"organization,omitempty"`
+	Division       string `json:"division,omitempty"`
+	Department     string `json:"department,omitempty"`
 	// ManagerID is the SCIM id of the user's manager.
-	ManagerID string
+	ManagerID string `json:"manager_id,omitempty"`
 
 	// Attributes holds every attribute as text by SCIM path: "userName",
 	// "name.givenName", "emails.value" (the primary or first value),
 	// `emails[type eq "work"].value`, and for extensions
 	// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
 	// or "urn:…:manager.value". Booleans are "true"/"false".
-	Attributes map[string]string
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // Attr returns the attribute at a SCIM path, matching names
@@ -285,37 +291,37 @@ func attr(m map[string]string, path string) (string, bool) {
 
 // Email is one email address.
 type Email struct {
-	Value   string
-	Type    string
-	Primary bool
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
 }
 
 // Phone is one phone number.
 type Phone struct {
-	Value   string
-	Type    string
-	Primary bool
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
 }
 
 // Address is one postal address.
 type Address struct {
-	Type          string
-	Formatted     string
-	StreetAddress string
-	Locality      string
-	Region        string
-	PostalCode    string
-	Country       string
-	Primary       bool
+	Type          string `json:"type,omitempty"`
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Primary       bool   `json:"primary,omitempty"`
 }
 
 // Group is a normalized SCIM group, without its members.
 type Group struct {
-	ID          string
-	ExternalID  string
-	DisplayName string
+	ID          string `json:"id"`
+	ExternalID  string `json:"external_id,omitempty"`
+	DisplayName string `json:"display_name"`
 	// Attributes holds every attribute as text by SCIM path, as for User.
-	Attributes map[string]string
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // Attr returns the attribute at a SCIM path, case-insensitively.
@@ -324,7 +330,7 @@ func (g *Group) Attr(path string) (string, bool) { return attr(g.Attributes, pat
 // Member is one member of a membership change.
 type Member struct {
 	// ID is the SCIM id of the member.
-	ID string
+	ID string `json:"id"`
 	// Type is "User" or "Group".
-	Type string
+	Type string `json:"type"`
 }

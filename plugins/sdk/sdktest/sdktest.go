@@ -15,64 +15,12 @@
 //		})
 //	}
 //
-// SampleChanges is a realistic sequence of changes for a backend's own
-// tests.
-package sdktest
-
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"sync"
-	"testing"
-	"time"
-
-	"github.com/hashicorp/go-plugin"
-
-	"github.com/caddy-scim/caddy-scim/plugins/sdk"
-)
-
-// Options configures Run.
-type Options struct {
-	// Settings is the JSON given to Configure.
-	Settings json.RawMessage
-}
-
-// Connect serves impl over an in-process gRPC plugin connection and returns
-// the host-side client; closed at test cleanup.
+// # Checks
 //
-// Connect does not close impl. A backend that holds files open in its
-// DataDir should be closed before t.TempDir removes the directory: make
-// the directory first, then register the backend's Close with t.Cleanup
-// (cleanups run last registered, first).
-func Connect(t testing.TB, impl sdk.Backend) *sdk.Client {
-	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
-		sdk.PluginName: &sdk.BackendPlugin{Impl: impl},
-	})
-	// Closing the client also shuts the server down.
-	t.Cleanup(func() { _ = client.Close() })
-	raw, err := client.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatalf("dispensing the backend plugin: %v", err)
-	}
-	c, ok := raw.(*sdk.Client)
-	if !ok {
-		t.Fatalf("dispensing the backend plugin gave %T, not *sdk.Client", raw)
-	}
-	return c
-}
-
-// Run checks a backend's conformance: newBackend is called for a fresh
-// instance per check; each gets Configure with opts.Settings and its own
-// t.TempDir() as DataDir.
-//
-// Each check is a subtest that says in plain words what the backend did
-// wrong:
+// Each check is a subtest named by its Check constant:
 //
 //   - describe: Describe returns a name and a version.
-//   - configure: Configure accepts opts.Settings.
+//   - configure: Configure accepts Options.Settings.
 //   - idempotency: applying SampleChanges again, or an already applied
 //     part of them, changes nothing, and AppliedThrough is the last Seq
 //     of the batch each time.
@@ -95,21 +43,199 @@ func Connect(t testing.TB, impl sdk.Backend) *sdk.Client {
 //     again on the same DataDir, starts empty and applies its changes from
 //     Seq 1 again.
 //
-// Checks other than tenants configure one tenant per backend instance.
-// Checks that compare product stores need the backend to implement
-// sdk.Inspector, and are skipped when it does not (or, through
-// sdk.PerTenant, when its instances do not). The stores are
-// compared as JSON values, so key order and spacing do not matter; make
-// Inspect's output deterministic (sorted lists, no timestamps of its own).
+// Idempotency, ordering, restart, tenants and, for a backend that declares
+// RequiredUserAttributes, required-attributes compare product stores,
+// which the harness sees through Inspect: the backend must implement
+// sdk.Inspector (through sdk.PerTenant, its instances must).
+// Make Inspect's output deterministic (sorted lists, no timestamps of its
+// own); the harness compares stores as JSON values, so key order and
+// spacing do not matter. A backend that keeps no store of its own can
+// still show what it did: examples/webhook shows how far it has delivered
+// each tenant's changes.
+//
+// # Opting out
+//
+// Run never skips a check by itself. A check that cannot run — one that
+// compares stores, for a backend without Inspect — fails, and says how to
+// fix it. Where a check really does not apply to a backend, the backend's
+// test opts out of it in Options.Skip, with the reason, which Run logs
+// with the skipped subtest:
+//
+//	sdktest.Options{Skip: map[sdktest.Check]string{
+//		sdktest.Restart: "the product keeps the last applied Seq; the backend has no state to lose",
+//	}}
+//
+// An opt-out without a reason, or naming no check, fails Run. What a
+// check finds nothing to test in passes and says so in the log: a backend
+// with no RequiredUserAttributes, no required settings, or no Purge.
+//
+// # Logs
+//
+// The go-plugin connection of Connect logs at debug level, which would
+// bury a failure's message, so Connect discards those logs. Set the
+// environment variable SDKTEST_VERBOSE=1 to see them on stderr.
+//
+// SampleChanges is a realistic sequence of changes for a backend's own
+// tests.
+package sdktest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/caddy-scim/caddy-scim/plugins/sdk"
+)
+
+// Options configures Run.
+type Options struct {
+	// Settings is the JSON given to Configure.
+	Settings json.RawMessage
+	// Skip opts the backend out of checks that do not apply to it, each
+	// with the reason, which Run logs. A reason must be given.
+	Skip map[Check]string
+}
+
+// Check names one of Run's checks; it is the name of the check's
+// subtest.
+type Check string
+
+// The checks Run makes, in order. The package documentation says what
+// each one checks.
+const (
+	Describe           Check = "describe"
+	Configure          Check = "configure"
+	Idempotency        Check = "idempotency"
+	Ordering           Check = "ordering"
+	Restart            Check = "restart"
+	RequiredAttributes Check = "required-attributes"
+	ErrorTyping        Check = "error-typing"
+	Tenants            Check = "tenants"
+)
+
+// verboseEnv is the environment variable that shows the logs of Connect's
+// go-plugin connection.
+const verboseEnv = "SDKTEST_VERBOSE"
+
+// pluginLog serializes Connect's replacing of hclog.DefaultOutput.
+var pluginLog sync.Mutex
+
+// Connect serves impl over an in-process gRPC plugin connection and returns
+// the host-side client; closed at test cleanup.
+//
+// Connect does not close impl. A backend that holds files open in its
+// DataDir should be closed before t.TempDir removes the directory: make
+// the directory first, then register the backend's Close with t.Cleanup
+// (cleanups run last registered, first).
+//
+// The connection's go-plugin logs are discarded unless the environment
+// variable SDKTEST_VERBOSE is set to a true value ("1", "true"). To do so
+// Connect points hclog.DefaultOutput at io.Discard while it sets up the
+// connection; a logger that another goroutine makes with hclog.New and no
+// Output in that moment writes nowhere.
+func Connect(t testing.TB, impl sdk.Backend) *sdk.Client {
+	t.Helper()
+	client := testConn(t, impl)
+	// Closing the client also shuts the server down.
+	t.Cleanup(func() { _ = client.Close() })
+	raw, err := client.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatalf("dispensing the backend plugin: %v", err)
+	}
+	c, ok := raw.(*sdk.Client)
+	if !ok {
+		t.Fatalf("dispensing the backend plugin gave %T, not *sdk.Client", raw)
+	}
+	return c
+}
+
+// testConn is plugin.TestPluginGRPCConn for impl, with the connection's
+// logs discarded unless SDKTEST_VERBOSE is true. TestPluginGRPCConn's
+// logger writes at debug level to hclog.DefaultOutput as it is when the
+// logger is made, so Connect points that at io.Discard for the call.
+func testConn(t testing.TB, impl sdk.Backend) *plugin.GRPCClient {
+	t.Helper()
+	if verbose, _ := strconv.ParseBool(os.Getenv(verboseEnv)); !verbose {
+		pluginLog.Lock()
+		saved := hclog.DefaultOutput
+		hclog.DefaultOutput = io.Discard
+		defer func() {
+			hclog.DefaultOutput = saved
+			pluginLog.Unlock()
+		}()
+	}
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
+		sdk.PluginName: &sdk.BackendPlugin{Impl: impl},
+	})
+	return client
+}
+
+// Run checks a backend's conformance: newBackend is called for a fresh
+// instance per check; each gets Configure with opts.Settings and its own
+// t.TempDir() as DataDir. Checks other than tenants configure one tenant
+// per backend instance.
+//
+// Each check (see the package documentation) is a subtest that says in
+// plain words what the backend did wrong. A check that cannot run fails;
+// one named in opts.Skip is skipped, and its reason logged.
 //
 // When the backend implements io.Closer, the harness closes an instance
 // when its check ends, and before it starts a second instance on the same
 // DataDir.
 func Run(t *testing.T, newBackend func() sdk.Backend, opts Options) {
+	t.Helper()
+	if !validSkip(t, opts.Skip) {
+		return
+	}
 	h := &harness{newBackend: newBackend, opts: opts}
 	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) { c.run(t, h) })
+		t.Run(string(c.name), func(t *testing.T) { runCheck(t, h, c) })
 	}
+}
+
+// validSkip reports whether every opt-out names a check and gives a
+// reason, and fails t for each that does not.
+func validSkip(t testing.TB, skip map[Check]string) bool {
+	t.Helper()
+	valid := true
+	for _, name := range slices.Sorted(maps.Keys(skip)) {
+		if !slices.ContainsFunc(checks, func(c check) bool { return c.name == name }) {
+			names := make([]string, len(checks))
+			for i, c := range checks {
+				names[i] = string(c.name)
+			}
+			t.Errorf("Options.Skip names %q, which is not a check; the checks are %s", name, strings.Join(names, ", "))
+			valid = false
+		}
+		if strings.TrimSpace(skip[name]) == "" {
+			t.Errorf("Options.Skip[%q] gives no reason; say why the check does not apply to the backend", name)
+			valid = false
+		}
+	}
+	return valid
+}
+
+// runCheck runs c, or skips it when Options.Skip opts out of it.
+func runCheck(t testing.TB, h *harness, c check) {
+	t.Helper()
+	if why, ok := h.opts.Skip[c.name]; ok {
+		t.Logf("skipped: the backend opts out of this check in Options.Skip: %s", why)
+		t.SkipNow()
+	}
+	c.run(t, h)
 }
 
 // tenant is the tenant of the harness's changes and configurations.
@@ -247,18 +373,21 @@ func (inst *instance) inspects(t testing.TB) bool {
 	return inst.canInspect
 }
 
-// skipWithoutInspector skips the rest of a check that compares stores,
-// what it would have checked, when the backend cannot show its store.
-func skipWithoutInspector(t testing.TB, inst *instance, what string) {
+// requireInspector fails check c, which compares stores to check what,
+// when the backend cannot show its store.
+func requireInspector(t testing.TB, inst *instance, c Check, what string) {
 	t.Helper()
 	if !inst.inspects(t) {
-		t.Skip(noInspector(what))
+		t.Fatal(noInspector(c, what))
 	}
 }
 
-// noInspector is the reason a check that compares stores is skipped.
-func noInspector(what string) string {
-	return "the backend does not implement sdk.Inspector, so the harness cannot see its store to check " + what
+// noInspector is the failure of check c, which compares stores to check
+// what, when the backend cannot show its store.
+func noInspector(c Check, what string) string {
+	return fmt.Sprintf("the backend does not implement sdk.Inspector, so the harness cannot see its store to check %s; "+
+		"implement Inspect, returning the tenant's store (or what the backend did for it) as deterministic JSON, "+
+		"or, if the check does not apply, opt out with Options.Skip[%q] and the reason", what, c)
 }
 
 // callContext returns the context of one call to a backend.
