@@ -35,4 +35,47 @@
 // The host side is Launch, which starts a plugin binary and returns a
 // Plugin, whose Backend is a Client. The wire protocol is
 // plugins/proto/backend/v2, at ProtocolVersion; vendors never see it.
+//
+// A Change and its parts have a documented JSON form, with snake_case
+// keys, for a backend that passes changes on as they are
+// (docs/change-json.md in the repository).
+//
+// # A vendor's backend, from start to finish
+//
+// docs/vendor.md in the repository walks through it; examples/webhook is
+// a backend built so. In short:
+//
+// A backend is a Go module of its own that requires this one. Until
+// github.com/caddy-scim/caddy-scim is published, a replace directive takes
+// it from a checkout; afterwards, drop the replace and run
+// "go get github.com/caddy-scim/caddy-scim@latest":
+//
+//	module example.com/acme-backend
+//
+//	require github.com/caddy-scim/caddy-scim v0.0.0-00010101000000-000000000000
+//
+//	replace github.com/caddy-scim/caddy-scim => ../caddy-scim
+//
+// It implements Backend (and Inspector, which the conformance tests need
+// to see the store), and its main is one line:
+//
+//	func main() { sdk.Serve(sdk.PerTenant(func(string) sdk.Backend { return &backend{} }, sdk.PerTenantOptions{})) }
+//
+// Its tests run package sdktest's conformance checks:
+//
+//	func TestConformance(t *testing.T) {
+//		sdktest.Run(t, func() sdk.Backend {
+//			return sdk.PerTenant(func(string) sdk.Backend { return &backend{} }, sdk.PerTenantOptions{})
+//		}, sdktest.Options{Settings: json.RawMessage(`{"realm": "test"}`)})
+//	}
+//
+// Built with "go build -o /usr/local/lib/caddy-scim/acme-backend .", the
+// binary is named in a tenant's Caddyfile block, whose lines are the
+// settings Configure gets:
+//
+//	tenant acme {
+//		backend exec /usr/local/lib/caddy-scim/acme-backend {
+//			realm example
+//		}
+//	}
 package sdk
