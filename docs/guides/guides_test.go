@@ -86,7 +86,7 @@ func TestEntraChangesTheMatchingPrecedence(t *testing.T) {
 // requires.
 func TestRequiredMappingsPerBackend(t *testing.T) {
 	builtin := []func() sdk.Backend{pharos.New, hpinsights.New, keepnet.New}
-	for _, key := range []string{"okta", "entra"} {
+	for _, key := range []string{"okta", "entra", "jumpcloud", "onelogin"} {
 		_, md, _ := Lookup(key)
 		rows := map[string][]string{}
 		for _, line := range strings.Split(string(md), "\n") {
