@@ -211,10 +211,7 @@ func (s *Store) Append(ctx context.Context, tenant string, remove []uint64, buil
 			return err
 		}
 		for _, ev := range events {
-			if _, err := tx.Emit(ctx, func(seq uint64) ([]byte, error) {
-				ev.Seq, ev.Tenant, ev.Time = seq, tenant, tx.Now
-				return json.Marshal(ev)
-			}); err != nil {
+			if err := emit(ctx, tx, &ev); err != nil {
 				return err
 			}
 			out = append(out, ev)

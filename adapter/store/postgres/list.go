@@ -97,14 +97,34 @@ func decodeResource(b []byte) (map[string]any, error) {
 	return res, nil
 }
 
+// countColumn is the column of scim_tenant_state that counts the type.
+func countColumn(typ int16) string {
+	if typ == typeGroup {
+		return "group_count"
+	}
+	return "user_count"
+}
+
+// indexTable returns the index of rt that answers attr ("attr" or
+// "attr.sub", compared case-insensitively) and the table it is kept in;
+// false when attr has no index.
+func indexTable(rt *schema.ResourceType, attr string) (store.Index, string, bool) {
+	for _, ix := range store.Indexes(rt) {
+		if !strings.EqualFold(ix.Attr(), attr) {
+			continue
+		}
+		if ix.Unique() {
+			return ix, "scim_unique", true
+		}
+		return ix, "scim_index", true
+	}
+	return store.Index{}, "", false
+}
+
 // count is the tenant's number of resources of the type.
 func count(ctx context.Context, tx pgx.Tx, tenant string, typ int16) (int, error) {
-	col := "user_count"
-	if typ == typeGroup {
-		col = "group_count"
-	}
 	var n int64
-	err := tx.QueryRow(ctx, `SELECT `+col+` FROM scim_tenant_state WHERE tenant = $1`, tenant).Scan(&n)
+	err := tx.QueryRow(ctx, `SELECT `+countColumn(typ)+` FROM scim_tenant_state WHERE tenant = $1`, tenant).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -188,26 +208,21 @@ type source struct {
 
 // Lookup implements store.ListSource from scim_unique and scim_index.
 func (s *source) Lookup(ctx context.Context, attr, value string) ([]string, bool, error) {
-	for _, ix := range store.Indexes(s.rt) {
-		if !strings.EqualFold(ix.Attr(), attr) {
-			continue
-		}
-		table := "scim_index"
-		if ix.Unique() {
-			table = "scim_unique"
-		}
-		rows, err := s.tx.Query(ctx, `SELECT id FROM `+table+` WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4`,
-			s.tenant, s.typ, ix.Attr(), ix.Key(value))
-		if err != nil {
-			return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
-		}
-		return ids, true, nil
+	ix, table, ok := indexTable(s.rt, attr)
+	if !ok {
+		return nil, false, nil
 	}
-	return nil, false, nil
+	// table is one of two names indexTable gives, never input.
+	rows, err := s.tx.Query(ctx, `SELECT id FROM `+table+` WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4`,
+		s.tenant, s.typ, ix.Attr(), ix.Key(value))
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
+	}
+	return ids, true, nil
 }
 
 // Load implements store.ListSource.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,36 +40,31 @@ func (s *Store) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceT
 	// lookup reads both at once, and load answers from what it read.
 	found := map[string][]byte{}
 	lookup := func(attr, value string) ([]string, bool, error) {
-		for _, ix := range store.Indexes(rt) {
-			if !strings.EqualFold(ix.Attr(), attr) {
-				continue
-			}
-			table := "scim_index"
-			if ix.Unique() {
-				table = "scim_unique"
-			}
-			// The ids as an array the outer scan takes whole: its index
-			// condition is then the full primary key whatever the
-			// planner's statistics say (a join, before the first
-			// ANALYZE, may read a tenant's resources one by one).
-			rows, err := s.pool.Query(ctx, `SELECT id, data FROM scim_resources WHERE tenant = $1 AND type = $2
-				AND id = ANY(ARRAY(SELECT id FROM `+table+` WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4))`,
-				tenant, typ, ix.Attr(), ix.Key(value))
-			if err != nil {
-				return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
-			}
-			var ids []string
-			var id, data string
-			if _, err := pgx.ForEachRow(rows, []any{&id, &data}, func() error {
-				ids = append(ids, id)
-				found[id] = []byte(data)
-				return nil
-			}); err != nil {
-				return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
-			}
-			return ids, true, nil
+		ix, table, ok := indexTable(rt, attr)
+		if !ok {
+			return nil, false, nil
 		}
-		return nil, false, nil
+		// The index's ids and their resources in one statement. Before
+		// the tables' first ANALYZE the planner may read a tenant's
+		// resources one by one here; the store refreshes the statistics
+		// itself as it grows (see grew). table is one of two names
+		// indexTable gives, never input.
+		rows, err := s.pool.Query(ctx, `SELECT id, data FROM scim_resources WHERE tenant = $1 AND type = $2
+			AND id = ANY(ARRAY(SELECT id FROM `+table+` WHERE tenant = $1 AND type = $2 AND attr = $3 AND value = $4))`,
+			tenant, typ, ix.Attr(), ix.Key(value))
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
+		}
+		var ids []string
+		var id, data string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &data}, func() error {
+			ids = append(ids, id)
+			found[id] = []byte(data)
+			return nil
+		}); err != nil {
+			return nil, false, fmt.Errorf("reading the %s index: %w", ix.Attr(), err)
+		}
+		return ids, true, nil
 	}
 	load := func(id string) ([]byte, error) {
 		if b, ok := found[id]; ok {
@@ -89,10 +83,7 @@ func (s *Store) ListRaw(ctx context.Context, tenant string, rt *schema.ResourceT
 // plainRaw reads the page at start in creation order and the total, in
 // one statement.
 func (s *Store) plainRaw(ctx context.Context, tenant string, typ int16, start, n int) (int, [][]byte, error) {
-	col := "user_count"
-	if typ == typeGroup {
-		col = "group_count"
-	}
+	col := countColumn(typ)
 	// The page's first id is found by skipping ids alone, which an
 	// index-only scan of the primary key does without reading a row; only
 	// the page's own rows are read.

@@ -68,27 +68,18 @@ func (s *Store) CompactJournal(ctx context.Context, retention time.Duration) (in
 func (s *Store) maintain() {
 	defer close(s.done)
 	if s.opts.MaintenanceInterval < 0 {
-		<-s.stop
+		<-s.life.Done()
 		return
 	}
 	t := time.NewTicker(s.opts.MaintenanceInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.life.Done():
 			return
 		case <-t.C:
+			s.maintainOnce(s.life)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-s.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
-		s.maintainOnce(ctx)
-		cancel()
 	}
 }
 
@@ -136,15 +127,8 @@ func (s *Store) grew(n int64) {
 		return
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(s.life, time.Minute)
 		defer cancel()
-		go func() {
-			select {
-			case <-s.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
 		if _, err := s.pool.Exec(ctx, `ANALYZE scim_resources, scim_unique, scim_index, scim_members`); err != nil && ctx.Err() == nil {
 			s.opts.Logger.Warn("refreshing the planner's statistics", zap.Error(err))
 		}

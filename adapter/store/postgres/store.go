@@ -55,8 +55,11 @@ type Store struct {
 	created   atomic.Int64
 	analyzeAt atomic.Int64
 
-	// stop ends the maintenance loop, which closes done.
-	stop      chan struct{}
+	// life ends at Close (stop cancels it), and with it the background
+	// work: the maintenance loop, which closes done, and refreshes of the
+	// planner's statistics.
+	life      context.Context
+	stop      context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -117,7 +120,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.MaintenanceInterval = store.DefaultMaintenanceInterval
 	}
 	s := &Store{pool: pool, opts: opts, write: NewCommitter(pool, opts.Now), leases: leases,
-		stop: make(chan struct{}), done: make(chan struct{})}
+		done: make(chan struct{})}
+	s.life, s.stop = context.WithCancel(context.Background())
 	s.analyzeAt.Store(firstAnalyze)
 	go s.maintain()
 	return s, nil
@@ -127,7 +131,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.stop)
+		s.stop()
 		<-s.done
 		s.pool.Close()
 	})
