@@ -31,8 +31,18 @@ func init() {
 	caddy.RegisterModule(App{})
 }
 
-// now is the clock of tokens and the store; tests move it.
-var now = time.Now
+// clock, when set, replaces time.Now as the clock of tokens, sessions and
+// the store; tests move it. It is read by request and background
+// goroutines, so it is swapped atomically.
+var clock atomic.Pointer[func() time.Time]
+
+// now is the module's clock.
+func now() time.Time {
+	if f := clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
 
 // DefaultFlushInterval is how often access times are written.
 const DefaultFlushInterval = 30 * time.Second

@@ -30,8 +30,19 @@ var plugins = caddy.NewUsagePool()
 // backendCommand returns the command that runs a backend. Built-in
 // backends run from this same binary through the hidden
 // "caddy scim-backend NAME" subcommand; "exec" runs the vendor's binary.
-// Tests replace it.
-var backendCommand = func(cfg *BackendConfig) (*exec.Cmd, error) {
+// Tests replace it through launchHook.
+func backendCommand(cfg *BackendConfig) (*exec.Cmd, error) {
+	if f := launchHook.Load(); f != nil {
+		return (*f)(cfg)
+	}
+	return defaultBackendCommand(cfg)
+}
+
+// launchHook, when set, replaces defaultBackendCommand. Supervisors of
+// other instances may launch at any time, so it is swapped atomically.
+var launchHook atomic.Pointer[func(*BackendConfig) (*exec.Cmd, error)]
+
+func defaultBackendCommand(cfg *BackendConfig) (*exec.Cmd, error) {
 	if cfg.Name == "exec" {
 		return exec.Command(cfg.Path, cfg.Args...), nil
 	}

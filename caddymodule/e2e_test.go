@@ -61,8 +61,8 @@ func startCaddy(t *testing.T, caddyfile string) *instance {
 	t.Setenv("XDG_DATA_HOME", home+"/data")
 	t.Setenv("XDG_CONFIG_HOME", home+"/config")
 	skew.Store(0)
-	prev := now
-	now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	skewed := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	prev := clock.Swap(&skewed)
 	in := &instance{
 		t:       t,
 		admin:   fmt.Sprintf("localhost:%d", freePort(t)),
@@ -75,7 +75,7 @@ func startCaddy(t *testing.T, caddyfile string) *instance {
 		if err := caddy.Stop(); err != nil {
 			t.Errorf("stopping caddy: %v", err)
 		}
-		now = prev
+		clock.Store(prev)
 	})
 	in.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: in.rootCAs()},

@@ -29,17 +29,18 @@ func TestFirstStartRetriesAFailedHandshake(t *testing.T) {
 		logger:    zap.NewNop(),
 		hosts:     map[string][]*tenantBackend{},
 	}
-	real := backendCommand
-	defer func() { backendCommand = real }()
+	real := defaultBackendCommand
 	var calls atomic.Int32
 	failFirst := int32(1)
-	backendCommand = func(cfg *BackendConfig) (*exec.Cmd, error) {
+	hook := func(cfg *BackendConfig) (*exec.Cmd, error) {
 		if calls.Add(1) <= failFirst {
 			// Exits at once without a handshake line.
 			return exec.Command("sh", "-c", "exit 0"), nil
 		}
 		return real(cfg)
 	}
+	launchHook.Store(&hook)
+	defer launchHook.Store(nil)
 
 	h, err := startBackendProcess(s, BackendConfig{Name: "pharos"}, zap.NewNop())
 	if err != nil {
