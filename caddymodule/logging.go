@@ -224,4 +224,37 @@ func (a *App) servingFields() []zap.Field {
 // start: at Caddy's start and after each reload that succeeded.
 func (a *App) logServing() {
 	a.logger.Info("scim serving", a.servingFields()...)
+	if names := a.localBackends(); len(names) > 0 && a.engineName() == enginePostgres {
+		a.logger.Warn("built-in backends keep their product store on this instance's disk, not in PostgreSQL",
+			zap.Strings("backends", names), zap.String("storage_dir", a.StorageDir),
+			zap.String("hint", "with several instances each would hold only the changes it delivered: run one instance, or use backend exec with a backend that writes to the product's own store"))
+	}
+}
+
+// localBackends names the built-in backends this config runs, which keep
+// their product store under storage_dir.
+func (a *App) localBackends() []string {
+	a.reg.mu.RLock()
+	defer a.reg.mu.RUnlock()
+	seen := map[string]bool{}
+	add := func(cfg *BackendConfig) {
+		if cfg == nil || cfg.Name == "exec" {
+			return
+		}
+		if _, ok := builtins[cfg.Name]; ok {
+			seen[cfg.Name] = true
+		}
+	}
+	for _, reg := range a.reg.tenants {
+		add(reg.tenant.Backend)
+	}
+	for _, pr := range a.reg.profiles {
+		add(pr.profile.Backend)
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

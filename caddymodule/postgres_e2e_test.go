@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,9 @@ import (
 
 // postgresCaddyfile is pharosCaddyfile on the PostgreSQL engine, the DSN
 // from the environment.
-var postgresCaddyfile = strings.Replace(pharosCaddyfile, "storage_dir {STORAGE}",
-	"storage postgres {env.SCIM_TEST_DSN} {\n\t\t\tmax_conns 8\n\t\t}\n\t\tstorage_dir {STORAGE}", 1)
+var postgresCaddyfile = strings.NewReplacer("storage_dir {STORAGE}",
+	"storage postgres {env.SCIM_TEST_DSN} {\n\t\t\tmax_conns 8\n\t\t}\n\t\tstorage_dir {STORAGE}",
+	"auto_https disable_redirects", "auto_https disable_redirects\n\tlog {\n\t\toutput file {STORAGE}/caddy.log\n\t}").Replace(pharosCaddyfile)
 
 // TestPostgresEngine runs an Entra-shaped sync against the PostgreSQL
 // engine: everything lands in the database (not in storage_dir), is
@@ -28,6 +30,15 @@ func TestPostgresEngine(t *testing.T) {
 	dsn := pgtest.Shared(t).CreateDatabase(t, "caddy_e2e")
 	t.Setenv("SCIM_TEST_DSN", dsn)
 	in := startCaddy(t, postgresCaddyfile)
+	// pharos keeps its product store on this instance's disk: said at
+	// start, since a second instance would hold another part of it.
+	warned := logLines[struct {
+		Level    string   `json:"level"`
+		Backends []string `json:"backends"`
+	}](t, in.storage+"/caddy.log", "built-in backends keep their product store on this instance's disk, not in PostgreSQL")
+	if len(warned) != 1 || warned[0].Level != "warn" || !slices.Equal(warned[0].Backends, []string{"pharos"}) {
+		t.Errorf("the warning about a built-in backend's local store: %+v", warned)
+	}
 	token := in.token(t, "print").Token
 	ids := entraSync(t, in, "print", token)
 	st := in.waitDelivered(t, "print")
