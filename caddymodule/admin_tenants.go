@@ -319,7 +319,7 @@ func (a *adminAPI) purgeTenant(w http.ResponseWriter, r *http.Request, app *App,
 	}
 	app.shared.tokens.Forget(name)
 	app.shared.skipped.forget(name)
-	app.shared.requests.forget(name)
+	app.shared.requests.Forget(name)
 	res.Purged = true
 	app.logger.Info("runtime tenant purged", zapTenant(name), zap.String("backend_data", res.BackendData))
 	return writeJSON(w, http.StatusOK, res)

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-scim/caddy-scim/adapter/delivery"
+	"github.com/caddy-scim/caddy-scim/adapter/requestlog"
 	"github.com/caddy-scim/caddy-scim/adapter/store/postgres"
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
@@ -195,8 +196,8 @@ type shared struct {
 	runtime *tenants.Registry
 
 	// requests are each tenant's last requests, for the console's
-	// connection check.
-	requests requestLog
+	// connection check; on PostgreSQL, every instance's.
+	requests requestlog.Log
 	// console holds the console's sign-in links and sessions.
 	console *console.Sessions
 }
@@ -235,6 +236,10 @@ func (s *shared) open() error {
 		st.Close()
 		return err
 	}
+	if pg, ok := st.(*postgres.Store); ok {
+		// Every instance's requests, for the console's connection check.
+		s.requests.Share(pg, pg.Instance(), requestsInterval, s.logger.Named("requests"))
+	}
 	go s.flushLoop(s.every)
 	s.opened = true
 	return nil
@@ -252,6 +257,11 @@ func (s *shared) Destruct() error {
 	s.opened = false
 	if s.notifier != nil {
 		s.notifier.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.requests.Close(ctx); err != nil {
+		s.logger.Warn("keeping the latest requests for the console", zap.Error(err))
 	}
 	close(s.stop)
 	<-s.done

@@ -228,12 +228,7 @@ func (c consoleService) Requests(ctx context.Context, tenant string) ([]console.
 	if err != nil {
 		return nil, err
 	}
-	recent := app.shared.requests.recent(tenant)
-	out := make([]console.Request, len(recent))
-	for i, e := range recent {
-		out[i] = console.Request{Time: e.time, Operation: e.operation, Status: e.status, Reason: e.reason, ClientIP: e.clientIP, Duration: e.duration}
-	}
-	return out, nil
+	return app.shared.requests.Recent(ctx, tenant)
 }
 
 func (c consoleService) DeadLetters(ctx context.Context, tenant string) ([]console.DeadLetter, error) {

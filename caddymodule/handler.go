@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-scim/caddy-scim/adapter/delivery"
+	"github.com/caddy-scim/caddy-scim/adapter/requestlog"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
 	"github.com/caddy-scim/caddy-scim/adapter/server"
@@ -491,13 +492,13 @@ func (h *Handler) observe(r *http.Request, tenant string, op operationInfo, stat
 		level = zap.InfoLevel
 	}
 	if tenant != "" && h.app != nil && h.app.shared != nil {
-		e := loggedRequest{time: now().UTC(), operation: op.name, status: status, duration: d, clientIP: clientIP(r)}
+		e := requestlog.Entry{Time: now().UTC(), Operation: op.name, Status: status, Duration: d, ClientIP: clientIP(r)}
 		for _, f := range extra {
 			if f.Key == logKeyReason {
-				e.reason = f.String
+				e.Reason = f.String
 			}
 		}
-		h.app.shared.requests.record(tenant, e)
+		h.app.shared.requests.Record(tenant, e)
 	}
 	if ce := h.logger.Check(level, "scim request"); ce != nil {
 		fields := append([]zap.Field{zap.String("tenant", tenant), zap.String("operation", op.name),

@@ -8,11 +8,13 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +49,7 @@ const sharedCaddyfile = `{
 }
 
 {SITE} {
+	scim_console
 	scim {
 		tenant contoso {
 			backend exec {PLUGIN} {
@@ -270,7 +273,73 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 			t.Errorf("%s: the other tenant's token after the revocation: %d", p.name, status)
 		}
 	}
+	consoleAcrossInstances(t, revoker, other, "fabrikam", tokens["fabrikam"])
 	t.Logf("the whole test took %v", time.Since(began).Round(time.Millisecond))
+}
+
+// consoleAcrossInstances: a tenant admin signs in on one instance with a
+// link minted by another, and the connection check lists the IdP's latest
+// requests whichever instance served them, newest first.
+func consoleAcrossInstances(t *testing.T, a, b *peer, tenant, token string) {
+	t.Helper()
+	status, body := a.adminDo(t, "POST", "/scim/console/links", `{"tenant":"`+tenant+`"}`)
+	var link ConsoleLink
+	if status != 200 || json.Unmarshal(body, &link) != nil {
+		t.Fatalf("%s: a sign-in link: %d %s", a.name, status, body)
+	}
+	secret := strings.TrimPrefix(link.URL, "https://"+a.site+"/console/signin?link=")
+	// Cookies are kept by host, not port: one jar serves both sites.
+	jar, _ := cookiejar.New(nil)
+	browser := func(p *peer) *http.Client {
+		return &http.Client{Transport: p.client.Transport, Jar: jar,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	req, _ := http.NewRequest("POST", "https://"+b.site+"/console/signin", strings.NewReader(url.Values{"link": {secret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://"+b.site)
+	resp, err := browser(b).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 {
+		t.Fatalf("%s: signing in with a link %s minted: %d", b.name, a.name, resp.StatusCode)
+	}
+
+	// The IdP's last two requests: a refused token on a, a missing group
+	// on b.
+	if status, _, _ := a.scim(t, "GET", "/scim/v2/"+tenant+"/Users?count=1", "not-a-token", ""); status != 401 {
+		t.Fatalf("%s: a wrong token: %d", a.name, status)
+	}
+	if status, _, _ := b.scim(t, "DELETE", "/scim/v2/"+tenant+"/Groups/no-such-group", token, ""); status != 404 {
+		t.Fatalf("%s: deleting a missing group: %d", b.name, status)
+	}
+	newest := regexp.MustCompile(`<span class="status">(\d+)</span>`)
+	for _, p := range []*peer{a, b} {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			resp, err := browser(p).Get("https://" + p.site + "/console/t/" + tenant + "/connection")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: the connection check of a session from %s: %d", p.name, b.name, resp.StatusCode)
+			}
+			var got []string
+			for _, m := range newest.FindAllStringSubmatch(string(page), 2) {
+				got = append(got, m[1])
+			}
+			if slices.Equal(got, []string{"404", "401"}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the connection check begins with statuses %v; want the requests both instances served, [404 401]", p.name, got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 // buildBinaries builds the caddy binary and the example webhook plugin,

@@ -133,6 +133,10 @@ func (s *shared) openEngine(ctx context.Context) (engine, error) {
 	return pg, nil
 }
 
+// requestsInterval is how often an instance on PostgreSQL appends the
+// requests it served to the shared list of latest requests.
+const requestsInterval = 250 * time.Millisecond
+
 // deliveryLease is the engine's delivery lease, when instances share it.
 func deliveryLease(st engine) delivery.Lease {
 	if l, ok := st.(delivery.Lease); ok {

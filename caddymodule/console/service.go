@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/caddy-scim/caddy-scim/adapter/requestlog"
 )
 
 // Service is what the console shows and changes. The scim app implements
@@ -204,19 +206,7 @@ type Activity struct {
 }
 
 // Request is one request the Tenant URL received.
-type Request struct {
-	Time time.Time
-	// Operation is e.g. "create User", "list Users", "discovery".
-	Operation string
-	Status    int
-	// Reason says why a 401 was refused: missing, not_bearer, invalid,
-	// revoked, expired, multiple_headers.
-	Reason string
-	// ClientIP is the address the request came from.
-	ClientIP string
-	// Duration is how long it took.
-	Duration time.Duration
-}
+type Request = requestlog.Entry
 
 // DeadLetter is a change the backend refused.
 type DeadLetter struct {

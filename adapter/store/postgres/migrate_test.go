@@ -42,7 +42,7 @@ func version(t *testing.T, conn *pgx.Conn) int {
 
 var wantTables = []string{"scim_schema", "scim_tenant_state", "scim_resources", "scim_unique", "scim_index", "scim_members",
 	"scim_journal", "scim_delivery", "scim_dead_letters", "scim_tokens", "scim_clients", "scim_access_tokens",
-	"scim_access", "scim_tenants", "scim_meta", "scim_leases", "scim_console"}
+	"scim_access", "scim_tenants", "scim_meta", "scim_leases", "scim_console", "scim_requests"}
 
 func TestMigrationsAreNumberedWithoutGaps(t *testing.T) {
 	ms, err := migrations()

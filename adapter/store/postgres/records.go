@@ -259,7 +259,7 @@ func (s *Store) TenantRecords(ctx context.Context) ([]tenants.Record, error) {
 // column naming the tenant.
 var tenantTables = []string{"scim_resources", "scim_unique", "scim_index", "scim_members", "scim_journal",
 	"scim_delivery", "scim_dead_letters", "scim_tokens", "scim_clients", "scim_access_tokens", "scim_access",
-	"scim_tenant_state"}
+	"scim_requests", "scim_tenant_state"}
 
 // PurgeTenant implements tenants.Persistence: every row of the tenant, its
 // tokens and OAuth records included, then its record, in one transaction
