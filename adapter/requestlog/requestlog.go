@@ -65,13 +65,16 @@ type Backing interface {
 // memory; Share puts them in a Backing.
 type Log struct {
 	mu sync.Mutex
-	// local is each tenant's requests of this process, oldest first,
-	// at most Size; without a Backing, the whole log.
-	local map[string][]Row
-	// pending are rows not yet given to the Backing, and inflight those
-	// being given now; both are in local too.
-	pending, inflight map[string][]Row
-	n                 uint64
+	// local is each tenant's requests, without a Backing.
+	local map[string]*ring
+	// With a Backing: pending are the rows not yet given to it, and
+	// inflight those being given now; forgotten are the tenants
+	// forgotten meanwhile, whose inflight rows a failed append drops.
+	pending, inflight map[string]*ring
+	forgotten         map[string]bool
+	// spare are rings an append emptied, for the next pending rows.
+	spare []*ring
+	n     uint64
 
 	backing Backing
 	origin  string
@@ -80,27 +83,61 @@ type Log struct {
 	done    chan struct{}
 }
 
+// ring is a tenant's newest Size rows, kept without allocating.
+type ring struct {
+	rows    [Size]Row
+	next, n int
+}
+
+func (r *ring) push(row Row) {
+	r.rows[r.next] = row
+	r.next = (r.next + 1) % Size
+	r.n = min(r.n+1, Size)
+}
+
+// appendTo appends the rows to out, oldest first.
+func (r *ring) appendTo(out []Row) []Row {
+	if r == nil {
+		return out
+	}
+	for i := r.n; i >= 1; i-- {
+		out = append(out, r.rows[(r.next-i+Size)%Size])
+	}
+	return out
+}
+
+// maxSpare bounds the emptied rings a Log keeps for reuse.
+const maxSpare = 1024
+
+// into pushes row onto the tenant's ring in m, taking a spare ring or
+// making one if needed.
+func (l *Log) into(m map[string]*ring, tenant string, row Row) {
+	r := m[tenant]
+	if r == nil {
+		if n := len(l.spare); n > 0 {
+			r, l.spare = l.spare[n-1], l.spare[:n-1]
+		} else {
+			r = new(ring)
+		}
+		m[tenant] = r
+	}
+	r.push(row)
+}
+
 // Record keeps e as the tenant's newest request.
 func (l *Log) Record(tenant string, e Entry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.local == nil {
-		l.local = map[string][]Row{}
-	}
 	l.n++
 	r := Row{Tenant: tenant, Origin: l.origin, N: l.n, Entry: e}
-	l.local[tenant] = keepNewest(append(l.local[tenant], r))
 	if l.backing != nil {
-		l.pending[tenant] = keepNewest(append(l.pending[tenant], r))
+		l.into(l.pending, tenant, r)
+		return
 	}
-}
-
-// keepNewest drops all but the last Size rows.
-func keepNewest(rows []Row) []Row {
-	if len(rows) <= Size {
-		return rows
+	if l.local == nil {
+		l.local = map[string]*ring{}
 	}
-	return append(rows[:0:0], rows[len(rows)-Size:]...)
+	l.into(l.local, tenant, r)
 }
 
 // Recent returns the tenant's latest requests, newest first: this
@@ -108,11 +145,10 @@ func keepNewest(rows []Row) []Row {
 func (l *Log) Recent(ctx context.Context, tenant string) ([]Entry, error) {
 	l.mu.Lock()
 	backing := l.backing
-	rows := slices.Clone(l.local[tenant])
-	if backing != nil {
-		// Only what the Backing may not have yet.
-		rows = append(slices.Clone(l.pending[tenant]), l.inflight[tenant]...)
-	}
+	// With a Backing, only what it may not have yet.
+	rows := l.local[tenant].appendTo(nil)
+	rows = l.inflight[tenant].appendTo(rows)
+	rows = l.pending[tenant].appendTo(rows)
 	l.mu.Unlock()
 	if backing != nil {
 		stored, err := backing.LatestRequests(ctx, tenant, Size)
@@ -168,6 +204,9 @@ func (l *Log) Forget(tenant string) {
 	defer l.mu.Unlock()
 	delete(l.local, tenant)
 	delete(l.pending, tenant)
+	if _, flying := l.inflight[tenant]; flying {
+		l.forgotten[tenant] = true
+	}
 }
 
 // Share keeps the log in b from now on, appending every interval in the
@@ -178,7 +217,7 @@ func (l *Log) Share(b Backing, instance string, every time.Duration, logger *zap
 	_, _ = rand.Read(nonce[:])
 	l.mu.Lock()
 	l.backing, l.origin, l.logger = b, instance+"/"+hex.EncodeToString(nonce[:]), logger
-	l.pending, l.inflight = map[string][]Row{}, map[string][]Row{}
+	l.pending, l.inflight, l.forgotten = map[string]*ring{}, map[string]*ring{}, map[string]bool{}
 	stop, done := make(chan struct{}), make(chan struct{})
 	l.stop, l.done = stop, done
 	l.mu.Unlock()
@@ -218,10 +257,10 @@ func (l *Log) Flush(ctx context.Context) error {
 		l.mu.Unlock()
 		return nil
 	}
-	l.inflight, l.pending = l.pending, map[string][]Row{}
+	l.inflight, l.pending = l.pending, map[string]*ring{}
 	var rows []Row
-	for _, rs := range l.inflight {
-		rows = append(rows, rs...)
+	for _, r := range l.inflight {
+		rows = r.appendTo(rows)
 	}
 	l.mu.Unlock()
 
@@ -230,13 +269,26 @@ func (l *Log) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
-		for tenant, rs := range l.inflight {
-			if _, kept := l.local[tenant]; kept {
-				l.pending[tenant] = keepNewest(append(rs, l.pending[tenant]...))
+		// Kept for the next append: the rows that failed, then the
+		// newer ones recorded meanwhile, the newest Size of them.
+		for tenant, r := range l.inflight {
+			if l.forgotten[tenant] {
+				continue
 			}
+			merged := new(ring)
+			for _, row := range l.pending[tenant].appendTo(r.appendTo(nil)) {
+				merged.push(row)
+			}
+			l.pending[tenant] = merged
 		}
 	}
-	l.inflight = map[string][]Row{}
+	for _, r := range l.inflight {
+		if len(l.spare) < maxSpare {
+			*r = ring{}
+			l.spare = append(l.spare, r)
+		}
+	}
+	l.inflight, l.forgotten = map[string]*ring{}, map[string]bool{}
 	return err
 }
 
