@@ -166,6 +166,8 @@ func (a *adminAPI) putTenant(w http.ResponseWriter, r *http.Request, app *App, n
 		return apiError(http.StatusConflict, "%v", err)
 	case errors.Is(err, tenants.ErrPurging):
 		return apiError(http.StatusConflict, "tenant %q is being purged; try again once the purge is done", name)
+	case errors.Is(err, tenants.ErrChanged):
+		return apiError(http.StatusConflict, "tenant %q: %v", name, err)
 	case sdk.IsInvalid(err):
 		return apiError(http.StatusBadRequest, "the backend refused the settings: %v", err)
 	case err != nil:
@@ -280,6 +282,9 @@ func (a *adminAPI) disableTenant(w http.ResponseWriter, r *http.Request, app *Ap
 		return app.notRuntime(name)
 	}
 	rec, err := app.shared.runtime.Disable(r.Context(), name)
+	if errors.Is(err, tenants.ErrChanged) {
+		return apiError(http.StatusConflict, "tenant %q: %v", name, err)
+	}
 	if err != nil {
 		return apiError(http.StatusInternalServerError, "%v", err)
 	}
@@ -314,6 +319,9 @@ func (a *adminAPI) purgeTenant(w http.ResponseWriter, r *http.Request, app *App,
 		var api caddy.APIError
 		if errors.As(err, &api) {
 			return err
+		}
+		if errors.Is(err, tenants.ErrChanged) {
+			return apiError(http.StatusConflict, "tenant %q: %v", name, err)
 		}
 		return apiError(http.StatusInternalServerError, "%v", err)
 	}

@@ -352,6 +352,9 @@ func (c consoleService) SaveSettings(ctx context.Context, tenant string, setting
 		rec.Settings = nil
 	}
 	if _, err := app.putRuntime(ctx, rec); err != nil {
+		if errors.Is(err, tenants.ErrChanged) {
+			return errChangedElsewhere
+		}
 		if sdk.IsInvalid(err) {
 			return &console.InvalidError{Message: strings.TrimPrefix(sdkMessage(err), "configuring tenant "+tenant+": ")}
 		}
@@ -360,6 +363,10 @@ func (c consoleService) SaveSettings(ctx context.Context, tenant string, setting
 	app.logger.Info("runtime tenant settings changed in the console", zapTenant(tenant))
 	return nil
 }
+
+// errChangedElsewhere is what the console says when a change was made
+// from a record another instance had changed meanwhile.
+var errChangedElsewhere = &console.InvalidError{Message: "This connection was changed elsewhere at the same moment, so nothing was saved. Reload the page to see the change, then try again."}
 
 // sdkMessage is an SDK error's message without the transport's wrapping.
 func sdkMessage(err error) string {
@@ -431,6 +438,8 @@ func (c consoleService) EnableTenant(ctx context.Context, tenant, profile string
 	switch {
 	case errors.As(err, &conflict), errors.Is(err, tenants.ErrPurging):
 		return &console.InvalidError{Message: err.Error()}
+	case errors.Is(err, tenants.ErrChanged):
+		return errChangedElsewhere
 	case sdk.IsInvalid(err):
 		return &console.InvalidError{Message: sdkMessage(err)}
 	case err != nil:
@@ -449,6 +458,9 @@ func (c consoleService) DisableTenant(ctx context.Context, tenant string) error 
 		return &console.InvalidError{Message: fmt.Sprintf("%s is declared in the server's configuration; remove it there to disable it.", tenant)}
 	}
 	if _, err := app.shared.runtime.Disable(ctx, tenant); err != nil {
+		if errors.Is(err, tenants.ErrChanged) {
+			return errChangedElsewhere
+		}
 		return err
 	}
 	app.removeRuntime(tenant)

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
+	"github.com/caddy-scim/caddy-scim/caddymodule/console"
 )
 
 // postgresCaddyfile is pharosCaddyfile on the PostgreSQL engine, the DSN
@@ -182,4 +184,28 @@ func TestPostgresChangesFromAnotherInstance(t *testing.T) {
 		status, _, _, err := in.try("GET", "/scim/v2/acme/Users", again.Token, "")
 		return err == nil && status == 404
 	})
+
+	// A change this instance has not heard of (written without a
+	// notification, as if it were lost): enabling the tenant from the
+	// record it holds is refused, and the change stays.
+	rec, _ := reg.Get("acme")
+	rec.RateLimit = &tenants.RateLimit{Requests: 7, Window: time.Second}
+	b, _ := json.Marshal(rec)
+	db := pgtest.Connect(t, dsn)
+	if _, err := db.Exec(ctx, `UPDATE scim_tenants SET record = $1 WHERE name = 'acme'`, string(b)); err != nil {
+		t.Fatal(err)
+	}
+	status, body := in.adminDo(t, "PUT", "/scim/tenants/acme", `{"profile":"default"}`)
+	if status != 409 || !strings.Contains(string(body), "changed on another instance at the same time; nothing was saved") {
+		t.Fatalf("enabling a tenant from an out-of-date record: %d %s", status, body)
+	}
+	// The console says so in words an admin can act on.
+	svc := consoleService{app: activeApp}
+	var invalid *console.InvalidError
+	if err := svc.EnableTenant(ctx, "acme", DefaultProfile); !errors.As(err, &invalid) || !strings.Contains(invalid.Message, "Reload the page") {
+		t.Fatalf("the console enabling a tenant from an out-of-date record: %v", err)
+	}
+	if stored, err := other.TenantRecord(ctx, "acme"); err != nil || !stored.Disabled || stored.RateLimit == nil || stored.RateLimit.Requests != 7 {
+		t.Fatalf("the stored tenant after the refused changes: %+v, %v", stored, err)
+	}
 }

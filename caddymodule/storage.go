@@ -190,7 +190,7 @@ func (s *shared) tenantChanged(tenant string) {
 		s.logger.Error("reading a tenant changed by another instance", zapTenant(tenant), zap.Error(err))
 		return
 	}
-	if sameRecord(old, next) {
+	if tenants.SameRecord(old, next) {
 		return
 	}
 	for _, a := range s.startedApps() {
@@ -229,15 +229,6 @@ func (s *shared) resync() {
 	for _, name := range names {
 		s.deliverer.Notify(name)
 	}
-}
-
-// sameRecord reports whether two versions of a runtime record serve the
-// same way.
-func sameRecord(a, b *tenants.Record) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Updated.Equal(b.Updated) && a.Disabled == b.Disabled && a.Purging == b.Purging
 }
 
 // applyRuntime serves a runtime tenant as its record now says: installed

@@ -106,7 +106,19 @@ var (
 	ErrNotFound = errors.New("no runtime tenant of that name")
 	// ErrPurging: the tenant is being purged.
 	ErrPurging = errors.New("the tenant is being purged")
+	// ErrChanged: another process sharing the store changed the tenant
+	// since this one last read it, and the change was not saved.
+	ErrChanged = errors.New("the tenant was changed on another instance at the same time; nothing was saved: read it again and retry")
 )
+
+// ConditionalSaver is a Persistence that several processes share. The
+// Registry saves through it so that a change made from an out-of-date
+// record is refused instead of undoing another process's change.
+type ConditionalSaver interface {
+	// SaveTenantIf stores rec only when the stored record of its name
+	// is still prev (nil: there is none), and reports whether it did.
+	SaveTenantIf(ctx context.Context, rec Record, prev *Record) (bool, error)
+}
 
 // ConflictError refuses a name that another tenant has, in any case.
 type ConflictError struct {
@@ -239,12 +251,17 @@ func (r *Registry) Put(ctx context.Context, rec Record, apply func(old, next *Re
 		next.Created = old.Created
 	}
 	if apply != nil {
+		// apply may configure the backend: first make sure it works from
+		// the stored record.
+		if err := r.stillCurrent(ctx, rec.Name, old); err != nil {
+			return nil, err
+		}
 		if err := apply(old, &next); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.p.SaveTenant(ctx, next); err != nil {
-		return nil, fmt.Errorf("saving tenant %s: %w", rec.Name, err)
+	if err := r.save(ctx, next, old); err != nil {
+		return nil, err
 	}
 	r.set(&next)
 	return old, nil
@@ -265,8 +282,8 @@ func (r *Registry) Disable(ctx context.Context, name string) (Record, error) {
 	next := *old
 	at := r.now().UTC()
 	next.Disabled, next.DisabledAt, next.Updated = true, &at, at
-	if err := r.p.SaveTenant(ctx, next); err != nil {
-		return Record{}, fmt.Errorf("saving tenant %s: %w", name, err)
+	if err := r.save(ctx, next, old); err != nil {
+		return Record{}, err
 	}
 	r.set(&next)
 	return next, nil
@@ -291,8 +308,8 @@ func (r *Registry) Purge(ctx context.Context, name string, before func(rec Recor
 		next.Disabled, next.DisabledAt = true, &at
 	}
 	next.Updated = at
-	if err := r.p.SaveTenant(ctx, next); err != nil {
-		return fmt.Errorf("saving tenant %s: %w", name, err)
+	if err := r.save(ctx, next, old); err != nil {
+		return err
 	}
 	r.set(&next)
 	if before != nil {
@@ -312,6 +329,58 @@ func (r *Registry) Purge(ctx context.Context, name string, before func(rec Recor
 	r.replaceLocked(name, nil)
 	r.mu.Unlock()
 	return nil
+}
+
+// save stores next over prev, the record it was made from: on a shared
+// store only if prev is still the one stored, else ErrChanged. The
+// notification of the other process's change brings this Registry up to
+// date; it is not refreshed here, so that whoever installs tenants from
+// the notification sees the change.
+func (r *Registry) save(ctx context.Context, next Record, prev *Record) error {
+	cs, ok := r.p.(ConditionalSaver)
+	if !ok {
+		if err := r.p.SaveTenant(ctx, next); err != nil {
+			return fmt.Errorf("saving tenant %s: %w", next.Name, err)
+		}
+		return nil
+	}
+	saved, err := cs.SaveTenantIf(ctx, next, prev)
+	if err != nil {
+		return fmt.Errorf("saving tenant %s: %w", next.Name, err)
+	}
+	if !saved {
+		return ErrChanged
+	}
+	return nil
+}
+
+// stillCurrent returns ErrChanged when, on a shared store, the stored
+// record of name is no longer held, the one this Registry holds.
+func (r *Registry) stillCurrent(ctx context.Context, name string, held *Record) error {
+	_, shared := r.p.(ConditionalSaver)
+	rr, ok := r.p.(RecordReader)
+	if !shared || !ok {
+		return nil
+	}
+	cur, err := rr.TenantRecord(ctx, name)
+	if err != nil {
+		return fmt.Errorf("reading tenant %s: %w", name, err)
+	}
+	if !SameRecord(cur, held) {
+		return ErrChanged
+	}
+	return nil
+}
+
+// SameRecord reports whether a and b (nil for none) are the same record,
+// compared in their JSON form.
+func SameRecord(a, b *Record) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(x) == string(y)
 }
 
 func (r *Registry) set(rec *Record) {

@@ -234,6 +234,68 @@ func (s *Store) SaveTenant(ctx context.Context, rec tenants.Record) error {
 	})
 }
 
+var _ tenants.ConditionalSaver = (*Store)(nil)
+
+// SaveTenantIf implements tenants.ConditionalSaver: in one transaction
+// that locks the stored record, rec is saved (and the other instances
+// notified) only when the stored record equals prev, compared in its
+// JSON form, or when neither exists.
+func (s *Store) SaveTenantIf(ctx context.Context, rec tenants.Record, prev *tenants.Record) (bool, error) {
+	if err := tenants.CheckName(rec.Name); err != nil {
+		return false, err
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return false, fmt.Errorf("encoding tenant record: %w", err)
+	}
+	var want []byte
+	if prev != nil {
+		if want, err = json.Marshal(prev); err != nil {
+			return false, fmt.Errorf("encoding tenant record: %w", err)
+		}
+	}
+	saved := false
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var stored string
+		err := tx.QueryRow(ctx, `SELECT record FROM scim_tenants WHERE name = $1 FOR UPDATE`, rec.Name).Scan(&stored)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("reading tenant %s: %w", rec.Name, err)
+		}
+		switch {
+		case found != (prev != nil):
+			return nil
+		case found:
+			// Both through the same decoding, so that only a change of
+			// the record counts, not how it was written.
+			var cur tenants.Record
+			if err := json.Unmarshal([]byte(stored), &cur); err != nil {
+				return fmt.Errorf("decoding tenant %s: %w", rec.Name, err)
+			}
+			now, err := json.Marshal(cur)
+			if err != nil {
+				return fmt.Errorf("encoding tenant record: %w", err)
+			}
+			if string(now) != string(want) {
+				return nil
+			}
+		}
+		// A new name is inserted; two instances inserting it at once
+		// meet at the primary key, and the later one is told no.
+		tag, err := tx.Exec(ctx, `INSERT INTO scim_tenants (name, record) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET record = excluded.record WHERE $3`, rec.Name, string(b), found)
+		if err != nil {
+			return fmt.Errorf("saving tenant %s: %w", rec.Name, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return nil
+		}
+		saved = true
+		return Notify(ctx, tx, TenantsChannel, rec.Name)
+	})
+	return saved, err
+}
+
 var _ tenants.RecordReader = (*Store)(nil)
 
 // TenantRecord implements tenants.RecordReader.
