@@ -248,7 +248,21 @@ func (s *Badger) lastSeq(tenant string) (uint64, error) {
 			}
 			seq = p.seq
 		}
-		return nil
+		// A purged tenant's journal is empty; its sequence goes on.
+		item, err := txn.Get(seqFloorKey(tenant))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("sequence floor of %d bytes", len(v))
+			}
+			seq = max(seq, binary.BigEndian.Uint64(v))
+			return nil
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reading journal position of tenant: %w", err)

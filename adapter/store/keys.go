@@ -76,6 +76,13 @@ const (
 	// tenants). Global (empty tenant): the list of runtime tenants is read
 	// before any tenant is known.
 	pTenant byte = 'n'
+	// pSeqFloor: v p tenant → the last journal sequence (8 bytes,
+	// big-endian) of a purged tenant. It survives the purge, with the
+	// delivery cursor set to it: a tenant created again under the name
+	// continues after it, so no sequence number is used twice for a name
+	// and a backend that skips what it has applied by sequence never
+	// skips a new tenant's changes.
+	pSeqFloor byte = 's'
 )
 
 // tenantPrefixes are the prefixes whose keys all belong to the tenant
@@ -207,6 +214,9 @@ func accessKey(tenant string) []byte { return newKey(pAccess, tenant).bytes() }
 // deliveryKey: v 'd' tenant.
 func deliveryKey(tenant string) []byte { return newKey(pDelivery, tenant).bytes() }
 
+// seqFloorKey: v 's' tenant — where a purged tenant's sequence stopped.
+func seqFloorKey(tenant string) []byte { return newKey(pSeqFloor, tenant).bytes() }
+
 // deadLetterPrefix: v 'l' tenant — the prefix of a tenant's dead letters.
 func deadLetterPrefix(tenant string) []byte { return newKey(pDeadLetter, tenant).bytes() }
 
@@ -310,7 +320,7 @@ func parseKey(key []byte) (parsedKey, error) {
 		p.seq, rest = binary.BigEndian.Uint64(rest), nil
 	case pToken, pTenantToken, pAccessToken:
 		p.parts, rest = []string{string(rest)}, nil
-	case pAccess, pDelivery, pClient:
+	case pAccess, pDelivery, pClient, pSeqFloor:
 	case pMeta, pTenant:
 		var name string
 		if name, rest, err = readStr(rest); err != nil {

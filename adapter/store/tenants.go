@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,8 +52,9 @@ func (s *Badger) TenantRecords(ctx context.Context) ([]tenants.Record, error) {
 
 // PurgeTenant implements tenants.Persistence. It holds the tenant's write
 // lock throughout, so no write of the tenant interleaves, and deletes in
-// batches, so a tenant of any size fits Badger's transaction limits. The
-// journal sequence starts again at 1 afterwards.
+// batches, so a tenant of any size fits Badger's transaction limits. Only
+// the tenant's journal position stays (pSeqFloor, and the delivery cursor
+// at it): a tenant created again under the name continues the sequence.
 func (s *Badger) PurgeTenant(ctx context.Context, name string) error {
 	if err := checkTenant(name); err != nil {
 		return err
@@ -62,6 +64,10 @@ func (s *Badger) PurgeTenant(ctx context.Context, name string) error {
 		return err
 	}
 	defer ts.q.Unlock()
+	floor, err := s.lastSeq(name)
+	if err != nil {
+		return err
+	}
 	s.pos.forget(name)
 	// Token records are global, found through the tenant's token list:
 	// delete them before the list.
@@ -78,7 +84,17 @@ func (s *Badger) PurgeTenant(ctx context.Context, name string) error {
 	if err := s.purgeAccessTokens(ctx, name); err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(tenantRecordKey(name)) }); err != nil {
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		if floor > 0 {
+			if err := txn.Set(seqFloorKey(name), binary.BigEndian.AppendUint64(nil, floor)); err != nil {
+				return err
+			}
+			if err := putDeliveryState(txn, name, DeliveryState{Cursor: floor}); err != nil {
+				return err
+			}
+		}
+		return txn.Delete(tenantRecordKey(name))
+	}); err != nil {
 		return err
 	}
 	ts.seq, ts.loaded = 0, false

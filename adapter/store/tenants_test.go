@@ -67,8 +67,17 @@ func TestPurgeTenantLeavesNothingAndTouchesNoOtherTenant(t *testing.T) {
 	if err := s.PurgeTenant(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.tenantKeyCount("gone"); err != nil || n != 0 {
-		t.Fatalf("after the purge %d keys of the tenant are left (%v)", n, err)
+	// Only the journal position stays: where the sequence stopped, and
+	// the delivery cursor at it.
+	head, err := s.LastSeq(ctx, "gone")
+	if err != nil || head < 7000 {
+		t.Fatalf("the purged tenant's journal position: %d, %v", head, err)
+	}
+	if n, err := s.tenantKeyCount("gone"); err != nil || n != 2 {
+		t.Fatalf("after the purge %d keys of the tenant are left (%v); want its journal position's 2", n, err)
+	}
+	if st, err := s.DeliveryState(ctx, "gone"); err != nil || st != (DeliveryState{Cursor: head}) {
+		t.Fatalf("the purged tenant's delivery state: %+v, %v", st, err)
 	}
 	if n, _ := s.tenantKeyCount("kept"); n != keptBefore {
 		t.Fatalf("the other tenant had %d keys and has %d after the purge", keptBefore, n)
@@ -83,11 +92,11 @@ func TestPurgeTenantLeavesNothingAndTouchesNoOtherTenant(t *testing.T) {
 	if err != nil || len(recs) != 1 || recs[0].Name != "kept" {
 		t.Fatalf("tenant records after the purge: %+v %v", recs, err)
 	}
-	// The name can be used again, from a clean slate: the journal starts
-	// at 1 and the old userNames are free.
+	// The name can be used again, from a clean slate: the journal goes on
+	// after the old one and the old userNames are free.
 	u := mustCreate(t, s, "gone", schema.User, user("u0@gone.example"))
 	evs, err := s.Journal(ctx, "gone", 0, 10)
-	if err != nil || len(evs) != 1 || evs[0].Seq != 1 {
+	if err != nil || len(evs) != 1 || evs[0].Seq != head+1 {
 		t.Fatalf("journal of the re-created tenant: %+v %v", evs, err)
 	}
 	pg, err := s.List(ctx, "gone", schema.User, Query{Count: 10})

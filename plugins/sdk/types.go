@@ -207,6 +207,10 @@ const (
 // as JSON.
 type Change struct {
 	// Seq is the tenant's journal sequence number, strictly increasing.
+	// It is never used twice for a tenant name, even when the tenant was
+	// purged and created again: the new tenant's sequence goes on after
+	// the old one's, so a "last applied" kept by a backend (on any
+	// instance) never makes it skip a new tenant's changes.
 	Seq uint64 `json:"seq"`
 	// Tenant is the tenant of the change.
 	Tenant string `json:"tenant"`

@@ -323,11 +323,19 @@ var tenantTables = []string{"scim_resources", "scim_unique", "scim_index", "scim
 	"scim_delivery", "scim_dead_letters", "scim_tokens", "scim_clients", "scim_access_tokens", "scim_access",
 	"scim_requests", "scim_tenant_state"}
 
+// keptAtPurge are the tables where a purged tenant's journal position
+// stays: its sequence in scim_tenant_state, and its delivery cursor at
+// that sequence.
+var keptAtPurge = map[string]bool{"scim_tenant_state": true, "scim_delivery": true}
+
 // PurgeTenant implements tenants.Persistence: every row of the tenant, its
 // tokens and OAuth records included, then its record, in one transaction
 // that holds the tenant's lock (on this instance and in the database), so
-// no write of the tenant interleaves. The journal sequence starts again at
-// 1 afterwards.
+// no write of the tenant interleaves. Only the journal position stays: the
+// sequence, and the delivery cursor at it, so that a tenant created again
+// under the name continues the sequence. No sequence number is used twice
+// for a name, and a backend on any instance that skips what it has
+// applied by sequence never skips a new tenant's changes.
 func (s *Store) PurgeTenant(ctx context.Context, name string) error {
 	if err := checkTenant(name); err != nil {
 		return err
@@ -338,13 +346,31 @@ func (s *Store) PurgeTenant(ctx context.Context, name string) error {
 	}
 	defer q.Unlock()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM scim_tenant_state WHERE tenant = $1 FOR UPDATE`, name); err != nil {
+		var seq int64
+		err := tx.QueryRow(ctx, `SELECT seq FROM scim_tenant_state WHERE tenant = $1 FOR UPDATE`, name).Scan(&seq)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("locking tenant %s: %w", name, err)
 		}
 		for _, table := range tenantTables {
+			if seq > 0 && keptAtPurge[table] {
+				continue
+			}
 			// table comes from the list above, never from input.
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE tenant = $1`, name); err != nil {
 				return fmt.Errorf("purging tenant %s from %s: %w", name, table, err)
+			}
+		}
+		if seq > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE scim_tenant_state SET user_count = 0, group_count = 0 WHERE tenant = $1`, name); err != nil {
+				return fmt.Errorf("purging tenant %s: %w", name, err)
+			}
+			st, err := json.Marshal(store.DeliveryState{Cursor: uint64(seq)})
+			if err != nil {
+				return fmt.Errorf("encoding delivery state: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO scim_delivery (tenant, state) VALUES ($1, $2)
+				ON CONFLICT (tenant) DO UPDATE SET state = excluded.state`, name, string(st)); err != nil {
+				return fmt.Errorf("purging tenant %s: %w", name, err)
 			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM scim_tenants WHERE name = $1`, name); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-scim/caddy-scim/adapter/store"
 	"github.com/caddy-scim/caddy-scim/adapter/store/postgres/pgtest"
 	"github.com/caddy-scim/caddy-scim/adapter/tenants"
 	"github.com/caddy-scim/caddy-scim/adapter/tokens"
@@ -166,9 +167,16 @@ func TestTenantRecordsAndPurge(t *testing.T) {
 		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE tenant = 'beta'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n != 0 {
-			t.Fatalf("%d rows of the purged tenant left in %s", n, table)
+		// Only the journal position stays, one row in each of two tables.
+		if want := map[bool]int{true: 1}[keptAtPurge[table]]; n != want {
+			t.Fatalf("%d rows of the purged tenant left in %s, want %d", n, table, want)
 		}
+	}
+	if head, err := s.LastSeq(ctx, "beta"); err != nil || head != 1 {
+		t.Fatalf("the purged tenant's journal position: %d, %v", head, err)
+	}
+	if st, err := s.DeliveryState(ctx, "beta"); err != nil || st != (store.DeliveryState{Cursor: 1}) {
+		t.Fatalf("the purged tenant's delivery state: %+v, %v", st, err)
 	}
 	if tok, _ := s.Token(ctx, hashOf("zeta")); tok == nil {
 		t.Fatal("purging beta removed zeta's token")
@@ -177,12 +185,12 @@ func TestTenantRecordsAndPurge(t *testing.T) {
 	if len(recs) != 3 {
 		t.Fatalf("%d tenant records after the purge", len(recs))
 	}
-	// The purged tenant's journal starts again at 1.
+	// The purged tenant's journal goes on after its last sequence.
 	if err := s.write.Write(ctx, "beta", event("beta-new", false)); err != nil {
 		t.Fatal(err)
 	}
 	var seq int64
-	if err := s.pool.QueryRow(ctx, `SELECT seq FROM scim_journal WHERE tenant = 'beta'`).Scan(&seq); err != nil || seq != 1 {
+	if err := s.pool.QueryRow(ctx, `SELECT seq FROM scim_journal WHERE tenant = 'beta'`).Scan(&seq); err != nil || seq != 2 {
 		t.Fatalf("first sequence after the purge: %d, %v", seq, err)
 	}
 }

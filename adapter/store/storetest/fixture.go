@@ -29,12 +29,15 @@ type fixture struct {
 	t   *testing.T
 	e   Engine
 	ctx context.Context
+	// purgedAt is where a purged tenant's sequence stopped; its journal
+	// goes on after it.
+	purgedAt map[string]uint64
 }
 
 // fresh opens an empty engine for t.
 func (s *suite) fresh(t *testing.T) *fixture {
 	t.Helper()
-	return &fixture{t: t, e: s.open(t), ctx: context.Background()}
+	return &fixture{t: t, e: s.open(t), ctx: context.Background(), purgedAt: map[string]uint64{}}
 }
 
 // create stores a resource and returns it as stored.
@@ -160,16 +163,18 @@ func (f *fixture) groups(tn, member string) []string {
 }
 
 // journal returns a tenant's whole journal and checks that its sequence
-// runs from 1 without a gap, each event naming the tenant.
+// runs from 1 (after purgedAt, for a purged tenant) without a gap, each
+// event naming the tenant.
 func (f *fixture) journal(tn string) []change.Event {
 	f.t.Helper()
 	evs, err := f.e.Journal(f.ctx, tn, 0, 1<<30)
 	if err != nil {
 		f.t.Fatalf("journal of %s: %v", tn, err)
 	}
+	from := f.purgedAt[tn] + 1
 	for i, ev := range evs {
-		if ev.Seq != uint64(i+1) {
-			f.t.Fatalf("journal of %s: event %d has sequence %d; the sequence must run from 1 without a gap", tn, i, ev.Seq)
+		if ev.Seq != from+uint64(i) {
+			f.t.Fatalf("journal of %s: event %d has sequence %d; the sequence must run from %d without a gap", tn, i, ev.Seq, from)
 		}
 		if ev.Tenant != tn {
 			f.t.Fatalf("journal of %s: event %d names tenant %q", tn, ev.Seq, ev.Tenant)

@@ -374,18 +374,19 @@ func (f *fixture) snapshot(tn string) snapshot {
 	return sn
 }
 
-// empty reports what of a snapshot is not empty.
-func (sn snapshot) empty(t testing.TB) []string {
+// empty reports what of a snapshot is not empty, but for a journal
+// position at pos: the sequence, and the delivery cursor at it.
+func (sn snapshot) empty(t testing.TB, pos uint64) []string {
 	var left []string
 	for name, v := range map[string]any{"users": sn.Users, "groups": sn.Groups, "journal": sn.Journal, "dead letters": sn.DeadLetters, "tokens": sn.Tokens} {
 		if l, _ := v.([]any); len(l) > 0 {
 			left = append(left, name)
 		}
 	}
-	if sn.LastSeq != 0 {
+	if sn.LastSeq != pos {
 		left = append(left, "journal position")
 	}
-	if !reflect.DeepEqual(sn.Delivery, canon(t, store.DeliveryState{})) {
+	if !reflect.DeepEqual(sn.Delivery, canon(t, store.DeliveryState{Cursor: pos})) {
 		left = append(left, "delivery state")
 	}
 	if !reflect.DeepEqual(sn.Access, canon(t, tokens.Access{})) {
@@ -408,15 +409,19 @@ func testPurge(t *testing.T, s *suite) {
 	f.fillTenant(kept, 3, 1)
 	goneUsers := ids(f.all(gone, schema.User))
 	goneGroup := id(f.all(gone, schema.Group)[0])
-	if left := f.snapshot(gone).empty(t); len(left) < 10 {
+	if left := f.snapshot(gone).empty(t, 0); len(left) < 10 {
 		t.Fatalf("the fixture fills only %v", left)
 	}
+	head := f.lastSeq(gone)
 	before := f.snapshot(kept)
 	if err := f.e.PurgeTenant(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	if left := f.snapshot(gone).empty(t); len(left) != 0 {
-		t.Errorf("after the purge the tenant still has %v", left)
+	f.purgedAt[gone] = head
+	// Only the journal position stays, delivered: the name's sequence
+	// goes on.
+	if left := f.snapshot(gone).empty(t, head); len(left) != 0 {
+		t.Errorf("after the purge the tenant still has %v (its journal position should stay at %d)", left, head)
 	}
 	for _, u := range goneUsers[:10] {
 		f.gone(gone, schema.User, u)
@@ -440,12 +445,15 @@ func testPurge(t *testing.T, s *suite) {
 	if err := f.e.PurgeTenant(ctx, "never"); err != nil {
 		t.Errorf("purge of an unknown tenant: %v", err)
 	}
-	// The name can be used again, from a clean slate: the journal starts
-	// at 1 and the old userNames are free.
+	if left := f.snapshot(gone).empty(t, head); len(left) != 0 {
+		t.Errorf("after a second purge the tenant has %v", left)
+	}
+	// The name can be used again, from a clean slate: the journal goes on
+	// after the old one's last sequence, and the old userNames are free.
 	u := f.user(gone, "u0@gone.example")
 	evs := f.journal(gone)
-	if len(evs) != 1 || evs[0].Kind != change.UserCreated || evs[0].ID != u {
-		t.Errorf("journal of the re-created tenant: %+v", evs)
+	if len(evs) != 1 || evs[0].Kind != change.UserCreated || evs[0].ID != u || evs[0].Seq != head+1 {
+		t.Errorf("journal of the re-created tenant: %+v; want one event at %d", evs, head+1)
 	}
 	if got := ids(f.all(gone, schema.User)); !slices.Equal(got, []string{u}) {
 		t.Errorf("users of the re-created tenant: %v", got)
