@@ -238,8 +238,8 @@ var _ tenants.ConditionalSaver = (*Store)(nil)
 
 // SaveTenantIf implements tenants.ConditionalSaver: in one transaction
 // that locks the stored record, rec is saved (and the other instances
-// notified) only when the stored record equals prev, compared in its
-// JSON form, or when neither exists.
+// notified) only when the stored record is prev (tenants.SameRecord), or
+// when neither exists.
 func (s *Store) SaveTenantIf(ctx context.Context, rec tenants.Record, prev *tenants.Record) (bool, error) {
 	if err := tenants.CheckName(rec.Name); err != nil {
 		return false, err
@@ -247,12 +247,6 @@ func (s *Store) SaveTenantIf(ctx context.Context, rec tenants.Record, prev *tena
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return false, fmt.Errorf("encoding tenant record: %w", err)
-	}
-	var want []byte
-	if prev != nil {
-		if want, err = json.Marshal(prev); err != nil {
-			return false, fmt.Errorf("encoding tenant record: %w", err)
-		}
 	}
 	saved := false
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -266,17 +260,13 @@ func (s *Store) SaveTenantIf(ctx context.Context, rec tenants.Record, prev *tena
 		case found != (prev != nil):
 			return nil
 		case found:
-			// Both through the same decoding, so that only a change of
-			// the record counts, not how it was written.
+			// Decoded first, so that only a change of the record counts,
+			// not how it was written.
 			var cur tenants.Record
 			if err := json.Unmarshal([]byte(stored), &cur); err != nil {
 				return fmt.Errorf("decoding tenant %s: %w", rec.Name, err)
 			}
-			now, err := json.Marshal(cur)
-			if err != nil {
-				return fmt.Errorf("encoding tenant record: %w", err)
-			}
-			if string(now) != string(want) {
+			if !tenants.SameRecord(&cur, prev) {
 				return nil
 			}
 		}

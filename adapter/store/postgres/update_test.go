@@ -10,21 +10,8 @@ import (
 	"github.com/caddy-scim/caddy-scim/adapter/patch"
 	"github.com/caddy-scim/caddy-scim/adapter/schema"
 	"github.com/caddy-scim/caddy-scim/adapter/scimerr"
-	"github.com/caddy-scim/caddy-scim/adapter/store"
+	"github.com/caddy-scim/caddy-scim/adapter/store/storetest"
 )
-
-func setAttr(attr string, v any) store.UpdateFunc {
-	return func(cur map[string]any, _ patch.Members) (map[string]any, *patch.MemberDelta, error) {
-		cur[attr] = v
-		return cur, nil, nil
-	}
-}
-
-func delta(d patch.MemberDelta) store.UpdateFunc {
-	return func(cur map[string]any, _ patch.Members) (map[string]any, *patch.MemberDelta, error) {
-		return cur, &d, nil
-	}
-}
 
 func TestUpdateRenamesAndRefuses(t *testing.T) {
 	ctx := context.Background()
@@ -33,7 +20,7 @@ func TestUpdateRenamesAndRefuses(t *testing.T) {
 	b, _ := s.Create(ctx, "acme", schema.User, map[string]any{"userName": "bob"}, nil)
 	ida, idb := a.Resource["id"].(string), b.Resource["id"].(string)
 
-	out, err := s.Update(ctx, "acme", schema.User, ida, setAttr("userName", "alicia"))
+	out, err := s.Update(ctx, "acme", schema.User, ida, storetest.Set("userName", "alicia"))
 	if err != nil || !out.Changed || out.Resource["userName"] != "alicia" || out.Resource["meta"].(map[string]any)["version"] != `W/"3"` {
 		t.Fatalf("rename: %+v, %v", out, err)
 	}
@@ -42,7 +29,7 @@ func TestUpdateRenamesAndRefuses(t *testing.T) {
 		t.Fatalf("the old name is still held: %v", err)
 	}
 	// A rename onto a taken name changes nothing, not even the name it had.
-	_, err = s.Update(ctx, "acme", schema.User, idb, setAttr("userName", "Alicia"))
+	_, err = s.Update(ctx, "acme", schema.User, idb, storetest.Set("userName", "Alicia"))
 	wantStatus(t, err, http.StatusConflict, scimerr.Uniqueness)
 	if got, _ := s.Get(ctx, "acme", schema.User, idb); got["userName"] != "bob" {
 		t.Fatalf("bob after a refused rename: %v", got)
@@ -52,7 +39,7 @@ func TestUpdateRenamesAndRefuses(t *testing.T) {
 
 	// Nothing changed: nothing written, no event.
 	before, _ := s.LastSeq(ctx, "acme")
-	out, err = s.Update(ctx, "acme", schema.User, idb, setAttr("userName", "bob"))
+	out, err = s.Update(ctx, "acme", schema.User, idb, storetest.Set("userName", "bob"))
 	if err != nil || out.Changed {
 		t.Fatalf("a no-op update: %+v, %v", out, err)
 	}
@@ -66,7 +53,7 @@ func TestUpdateRenamesAndRefuses(t *testing.T) {
 	}); err != refuse {
 		t.Fatalf("the update function's error: %v", err)
 	}
-	_, err = s.Update(ctx, "acme", schema.User, "no-such-id", setAttr("title", "x"))
+	_, err = s.Update(ctx, "acme", schema.User, "no-such-id", storetest.Set("title", "x"))
 	wantStatus(t, err, http.StatusNotFound, "")
 }
 
@@ -92,7 +79,7 @@ func TestMembershipDeltas(t *testing.T) {
 		return out
 	}
 	seq0, _ := s.LastSeq(ctx, "acme")
-	out, err := s.Update(ctx, "acme", schema.Group, gid, delta(patch.MemberDelta{Add: []patch.Member{{Value: ids[1]}, {Value: ids[0]}, {Value: "ghost"}}, Remove: []string{ids[0]}}))
+	out, err := s.Update(ctx, "acme", schema.Group, gid, storetest.Delta(patch.MemberDelta{Add: []patch.Member{{Value: ids[1]}, {Value: ids[0]}, {Value: "ghost"}}, Remove: []string{ids[0]}}))
 	if err != nil || !out.Changed || len(out.SkippedMembers) != 1 || out.SkippedMembers[0] != "ghost" {
 		t.Fatalf("add and remove: %+v, %v", out, err)
 	}
@@ -108,11 +95,11 @@ func TestMembershipDeltas(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 	// Re-adding a member changes nothing.
-	if out, err := s.Update(ctx, "acme", schema.Group, gid, delta(patch.MemberDelta{Add: []patch.Member{{Value: ids[1]}}})); err != nil || out.Changed {
+	if out, err := s.Update(ctx, "acme", schema.Group, gid, storetest.Delta(patch.MemberDelta{Add: []patch.Member{{Value: ids[1]}}})); err != nil || out.Changed {
 		t.Fatalf("re-add: %+v, %v", out, err)
 	}
 	// Clear keeps only what the delta adds.
-	if _, err := s.Update(ctx, "acme", schema.Group, gid, delta(patch.MemberDelta{Clear: true, Add: []patch.Member{{Value: ids[2]}}})); err != nil {
+	if _, err := s.Update(ctx, "acme", schema.Group, gid, storetest.Delta(patch.MemberDelta{Clear: true, Add: []patch.Member{{Value: ids[2]}}})); err != nil {
 		t.Fatal(err)
 	}
 	if got := members(); len(got) != 1 || got[0] != ids[2] {

@@ -274,6 +274,13 @@ func sorted(ids ...string) []string {
 	return out
 }
 
+// Set is an update that sets one attribute, for engines' own tests.
+func Set(attr string, v any) store.UpdateFunc { return set(attr, v) }
+
+// Delta is an update that changes only membership, for engines' own
+// tests.
+func Delta(d patch.MemberDelta) store.UpdateFunc { return delta(d) }
+
 // set is an update that sets one attribute.
 func set(attr string, v any) store.UpdateFunc {
 	return func(cur map[string]any, _ patch.Members) (map[string]any, *patch.MemberDelta, error) {
